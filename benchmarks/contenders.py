@@ -1,0 +1,285 @@
+"""The writers being compared, one small function each.
+
+Each contender has a ``prepare(data, wl)`` step (untimed: wrap the numpy
+array the way that library wants it) and a ``write(obj, outdir, wl)`` step
+(timed: produce the output under ``outdir``).  Library imports are lazy
+because the worker process for xarray-spatial runs under a different
+interpreter that only has xarray-spatial, dask and numpy installed.
+
+Settings, and where a peer cannot match them:
+
+* all contenders: same codec, level and TIFF predictor (see workloads.py),
+  256x256 internal tiles, same dask chunks (the floor slices the numpy array
+  along the same chunk grid instead of going through dask).
+* xarray-spatial 0.10.20: ``to_geotiff(da, "out.vrt", compression=...,
+  compression_level=..., predictor=..., tile_size=256)``; it writes one
+  tiled GeoTIFF per dask chunk plus a VRT, using dask's threaded scheduler.
+  Its VRT path only accepts 2-D arrays, so for the 3-band workload it writes
+  a single pixel-interleaved tiled GeoTIFF from a (y, x, band) array (its
+  only multi-band path; the untimed prepare step transposes the data).
+* rioxarray: ``da.rio.to_raster("out.tif", tiled=True, blockxsize=256,
+  blockysize=256, compress=..., predictor=..., ZSTD_LEVEL/ZLEVEL=...,
+  lock=threading.Lock())``: one GeoTIFF, the dask chunks are computed by
+  dask's threaded scheduler and written through GDAL under the lock
+  (compression happens inside the locked GDAL write).  GDAL's own
+  NUM_THREADS is left at its default (off).
+* floor: imagecodecs encodes every 256x256 tile (tile = chunk when the chunk
+  is smaller) of every chunk -- TIFF predictor applied the way libtiff /
+  tifffile do it (horizontal, per sample, along the width axis; 3-band data
+  pixel-interleaved first) -- in a ThreadPoolExecutor of 2 (one task per
+  chunk) and writes the concatenated tile bytes to one file per chunk.  No
+  TIFF container, no VRT, no dask.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from workloads import BLOCKSIZE, Workload
+
+
+@dataclass(frozen=True)
+class Contender:
+    name: str
+    python: str  # "main" (this repo's .venv) or "xrspatial" (3.12 venv)
+    prepare: Callable[[np.ndarray, Workload], Any]
+    write: Callable[[Any, str, Workload], str]
+    versions: Callable[[], dict]
+
+
+# --------------------------------------------------------------------------
+# shared helpers
+# --------------------------------------------------------------------------
+
+def _coords(wl: Workload) -> dict:
+    """North-up pixel-centre coordinates with unit pixels."""
+    return {
+        "y": wl.height - 0.5 - np.arange(wl.height, dtype=np.float64),
+        "x": 0.5 + np.arange(wl.width, dtype=np.float64),
+    }
+
+
+def dask_dataarray(data: np.ndarray, wl: Workload, dims=None, chunks=None):
+    """Wrap the numpy data in a dask-backed DataArray with the workload chunks."""
+    import dask.array as dsa
+    import xarray as xr
+
+    dims = dims or (("band", "y", "x") if wl.bands else ("y", "x"))
+    chunks = chunks or wl.chunks
+    coords = _coords(wl)
+    if "band" in dims:
+        coords["band"] = np.arange(1, wl.bands + 1)
+    return xr.DataArray(dsa.from_array(data, chunks=chunks), dims=dims,
+                        coords=coords, name="data")
+
+
+def _version(module_name: str) -> str:
+    try:
+        from importlib.metadata import version
+
+        return version(module_name)
+    except Exception:  # noqa: BLE001 - best effort, report only
+        return "?"
+
+
+def _base_versions() -> dict:
+    return {m: _version(m) for m in ("numpy", "dask", "xarray")}
+
+
+# --------------------------------------------------------------------------
+# xr_tiles
+# --------------------------------------------------------------------------
+
+def _xr_tiles_write(scheduler: str):
+    def write(da, outdir: str, wl: Workload) -> str:
+        import xr_tiles  # noqa: F401 - registers the .tiles accessor
+
+        return da.tiles.to_vrt(
+            os.path.join(outdir, "out.vrt"),
+            codec=wl.codec,
+            level=wl.level,
+            predictor=wl.predictor,
+            scheduler=scheduler,
+            blocksize=BLOCKSIZE,
+        )
+
+    return write
+
+
+def _xr_tiles_versions() -> dict:
+    import xr_tiles
+
+    return {**_base_versions(),
+            "xr_tiles": getattr(xr_tiles, "__version__", _version("xr_tiles"))}
+
+
+# --------------------------------------------------------------------------
+# xarray-spatial
+# --------------------------------------------------------------------------
+
+def _xrspatial_prepare(data: np.ndarray, wl: Workload):
+    if not wl.bands:
+        return dask_dataarray(data, wl)
+    # Only the single-file writer takes multi-band data, as (y, x, band).
+    yxb = np.ascontiguousarray(np.moveaxis(data, 0, -1))
+    return dask_dataarray(yxb, wl, dims=("y", "x", "band"),
+                          chunks=(wl.chunk, wl.chunk, wl.bands))
+
+
+def _xrspatial_write(da, outdir: str, wl: Workload) -> str:
+    from xrspatial.geotiff import to_geotiff
+
+    name = "out.tif" if wl.bands else "out.vrt"
+    path = os.path.join(outdir, name)
+    to_geotiff(da, path, compression=wl.codec, compression_level=wl.level,
+               predictor=wl.predictor, tile_size=BLOCKSIZE)
+    return path
+
+
+def _xrspatial_versions() -> dict:
+    return {**_base_versions(), "xarray-spatial": _version("xarray-spatial")}
+
+
+# --------------------------------------------------------------------------
+# rioxarray / GDAL
+# --------------------------------------------------------------------------
+
+_GDAL_LEVEL_OPTION = {"zstd": "ZSTD_LEVEL", "deflate": "ZLEVEL"}
+
+
+def _rioxarray_write(da, outdir: str, wl: Workload) -> str:
+    import threading
+
+    import rioxarray  # noqa: F401 - registers the .rio accessor
+
+    path = os.path.join(outdir, "out.tif")
+    options = {
+        "tiled": True,
+        "blockxsize": BLOCKSIZE,
+        "blockysize": BLOCKSIZE,
+        "compress": wl.codec.upper(),
+        "predictor": wl.predictor,
+        _GDAL_LEVEL_OPTION[wl.codec]: wl.level,
+    }
+    if wl.bands:
+        options["interleave"] = "pixel"
+    da.rio.to_raster(path, lock=threading.Lock(), **options)
+    return path
+
+
+def _rioxarray_versions() -> dict:
+    import rasterio
+
+    return {**_base_versions(), "rioxarray": _version("rioxarray"),
+            "rasterio": rasterio.__version__, "gdal": rasterio.__gdal_version__}
+
+
+# --------------------------------------------------------------------------
+# floor: imagecodecs on the raw chunks, no container
+# --------------------------------------------------------------------------
+
+FLOOR_THREADS = 2
+
+
+def _predict(tile: np.ndarray, predictor: int) -> np.ndarray:
+    """Apply a TIFF predictor to a (rows, cols, samples) tile like tifffile."""
+    import imagecodecs
+
+    if predictor == 2:
+        return imagecodecs.delta_encode(tile, axis=-2)
+    if predictor == 3:
+        return imagecodecs.floatpred_encode(tile, axis=-2)
+    return tile
+
+
+def _encoder(wl: Workload) -> Callable[[np.ndarray], bytes]:
+    import imagecodecs
+
+    if wl.codec == "zstd":
+        return lambda buf: imagecodecs.zstd_encode(buf, level=wl.level)
+    if wl.codec == "deflate":
+        # TIFF "deflate" is a zlib stream; libdeflate backend like GDAL's.
+        return lambda buf: imagecodecs.deflate_encode(buf, level=wl.level)
+    raise ValueError(f"floor does not know codec {wl.codec!r}")
+
+
+def _chunk_windows(wl: Workload):
+    for r0 in range(0, wl.height, wl.chunk):
+        for c0 in range(0, wl.width, wl.chunk):
+            yield (r0, min(r0 + wl.chunk, wl.height),
+                   c0, min(c0 + wl.chunk, wl.width))
+
+
+def _encode_chunk(block: np.ndarray, wl: Workload, encode) -> bytes:
+    """Encode one chunk (rows, cols, samples) as its TIFF tiles' bytes."""
+    tile = min(BLOCKSIZE, wl.chunk)
+    rows, cols = block.shape[:2]
+    parts = []
+    for r0 in range(0, rows, tile):
+        for c0 in range(0, cols, tile):
+            t = block[r0:r0 + tile, c0:c0 + tile]
+            if t.shape[:2] != (tile, tile):  # TIFF pads edge tiles
+                pad = ((0, tile - t.shape[0]), (0, tile - t.shape[1]), (0, 0))
+                t = np.pad(t, pad)
+            t = np.ascontiguousarray(t)
+            parts.append(encode(_predict(t, wl.predictor)))
+    return b"".join(parts)
+
+
+def _floor_prepare(data: np.ndarray, wl: Workload) -> np.ndarray:
+    return data
+
+
+def _floor_write(data: np.ndarray, outdir: str, wl: Workload) -> str:
+    encode = _encoder(wl)
+    tiles_dir = os.path.join(outdir, "out_tiles")
+    os.mkdir(tiles_dir)
+
+    def one_chunk(window) -> None:
+        r0, r1, c0, c1 = window
+        if wl.bands:  # (band, y, x) -> pixel-interleaved (y, x, band)
+            block = np.moveaxis(data[:, r0:r1, c0:c1], 0, -1)
+        else:
+            block = data[r0:r1, c0:c1, None]
+        payload = _encode_chunk(block, wl, encode)
+        name = f"chunk_{r0 // wl.chunk}_{c0 // wl.chunk}.bin"
+        with open(os.path.join(tiles_dir, name), "wb") as fh:
+            fh.write(payload)
+
+    with ThreadPoolExecutor(FLOOR_THREADS) as pool:
+        list(pool.map(one_chunk, _chunk_windows(wl)))
+    return tiles_dir
+
+
+def _floor_versions() -> dict:
+    import imagecodecs
+
+    return {"numpy": _version("numpy"), "imagecodecs": imagecodecs.__version__}
+
+
+# --------------------------------------------------------------------------
+# registry
+# --------------------------------------------------------------------------
+
+CONTENDERS: dict[str, Contender] = {
+    c.name: c
+    for c in [
+        Contender("xr_tiles-threads", "main", dask_dataarray,
+                  _xr_tiles_write("threads"), _xr_tiles_versions),
+        Contender("xr_tiles-sync", "main", dask_dataarray,
+                  _xr_tiles_write("synchronous"), _xr_tiles_versions),
+        Contender("xarray-spatial", "xrspatial", _xrspatial_prepare,
+                  _xrspatial_write, _xrspatial_versions),
+        Contender("rioxarray", "main", dask_dataarray,
+                  _rioxarray_write, _rioxarray_versions),
+        Contender("floor", "main", _floor_prepare,
+                  _floor_write, _floor_versions),
+    ]
+}
+
+REFERENCE = "xr_tiles-threads"

@@ -1,0 +1,24 @@
+"""Write xarray rasters as a GDAL VRT mosaic of tiled GeoTIFFs, one per chunk.
+
+Importing the package registers the ``.tiles`` accessor on DataArray and Dataset.
+"""
+
+from . import accessor as _accessor  # noqa: F401  (registers .tiles)
+from .errors import (
+    InvalidOptionError,
+    OutputExistsError,
+    UnsupportedDTypeError,
+    UnsupportedInputError,
+    XrTilesError,
+)
+from .write import to_vrt
+
+__all__ = [
+    "InvalidOptionError",
+    "OutputExistsError",
+    "UnsupportedDTypeError",
+    "UnsupportedInputError",
+    "XrTilesError",
+    "to_vrt",
+]
+__version__ = "0.1.0"

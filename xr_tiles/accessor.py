@@ -1,0 +1,119 @@
+"""The ``.tiles`` accessor on DataArray and Dataset: a forwarder to :func:`to_vrt`."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+from typing import Any, Literal, overload
+
+import xarray as xr
+from dask.delayed import Delayed
+
+from .options import Chunks
+from .write import to_vrt
+
+
+@xr.register_dataarray_accessor("tiles")
+@xr.register_dataset_accessor("tiles")
+class TilesAccessor:
+    """Write a raster as a GDAL VRT mosaic of tiled GeoTIFFs, one per chunk."""
+
+    def __init__(self, obj: xr.DataArray | xr.Dataset) -> None:
+        self._obj = obj
+
+    @overload
+    def to_vrt(
+        self, path: str | os.PathLike[str], *, codec: str = ..., level: float | None = ...,
+        predictor: bool | int | None = ..., scheduler: Any = ..., num_workers: int | None = ...,
+        chunks: Chunks | None = ..., blocksize: int = ..., nodata: float | None = ...,
+        crs: Any = ..., mode: str = ..., compute: Literal[True] = ...,
+    ) -> pathlib.Path: ...
+
+    @overload
+    def to_vrt(
+        self, path: str | os.PathLike[str], *, codec: str = ..., level: float | None = ...,
+        predictor: bool | int | None = ..., scheduler: Any = ..., num_workers: int | None = ...,
+        chunks: Chunks | None = ..., blocksize: int = ..., nodata: float | None = ...,
+        crs: Any = ..., mode: str = ..., compute: Literal[False],
+    ) -> Delayed: ...
+
+    def to_vrt(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        codec: str = "zstd",
+        level: float | None = None,
+        predictor: bool | int | None = None,
+        scheduler: Any = None,
+        num_workers: int | None = None,
+        chunks: Chunks | None = None,
+        blocksize: int = 256,
+        nodata: float | None = None,
+        crs: Any = None,
+        mode: str = "w-",
+        compute: bool = True,
+    ) -> pathlib.Path | Delayed:
+        """Write every chunk as its own tiled GeoTIFF and a GDAL VRT that mosaics them.
+
+        The tiles go to ``<stem>_tiles/`` beside the VRT, one file per (y, x) chunk, all
+        written in parallel by dask. Read back through GDAL, the VRT gives the input bit
+        for bit (lossless codecs) with its transform, CRS, nodata, dtype and band names.
+        A DataArray may be ``(y, x)`` or ``(band, y, x)``; a Dataset gives one band per
+        variable (a 3-D variable several), in variable order.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The VRT to write; must end in ``.vrt``.
+        codec : {"zstd", "deflate", "lzw", "lzma", "packbits", "lerc", "jpeg", "webp", "none"}
+            Compression of every tile (case-insensitive). jpeg and webp hold uint8 only,
+            jpeg 1 or 3 bands, webp 3 or 4.
+        level : int or float, optional
+            Codec level: deflate 1-9, zstd 1-22, lzma 0-9, jpeg/webp quality 1-100 (webp
+            without a level is lossless), lerc maximum error (0: lossless).
+        predictor : {None, False, 1, 2, 3}
+            TIFF predictor. None picks 2 (horizontal) for integers and 3 (floating point)
+            for floats with deflate, zstd, lzw and lzma; False or 1 turns it off.
+        scheduler : str, distributed.Client or callable, optional
+            The dask scheduler. Default: dask's configured scheduler (so
+            ``DASK_SCHEDULER`` and an active distributed Client apply), else threads.
+        num_workers : int, optional
+            Worker count for the local threaded or process schedulers.
+        chunks : int, (int, int) or dict, optional
+            Rechunk y/x before writing: each chunk is one tile file. numpy-backed data
+            without ``chunks`` is cut into 1024 x 1024 tiles; dask data keeps its chunks.
+        blocksize : int, default 256
+            Internal TIFF tile size in each file, a multiple of 16.
+        nodata : int or float, optional
+            Nodata value; default ``.rio.nodata``, then ``.rio.encoded_nodata``. NaN in
+            float data is written as a numeric nodata.
+        crs : optional
+            CRS override (anything rasterio's ``CRS.from_user_input`` takes); default
+            ``.rio.crs``.
+        mode : {"w-", "w"}, default "w-"
+            "w-" refuses an existing VRT or tiles folder; "w" replaces the whole output.
+        compute : bool, default True
+            False returns a ``dask.delayed.Delayed``: computing it writes and returns the path.
+
+        Returns
+        -------
+        pathlib.Path or dask.delayed.Delayed
+            The absolute path of the VRT, or the Delayed that writes it.
+
+        Notes
+        -----
+        bool data is stored as uint8 and float16 as float32. At every instant the VRT
+        is absent, the complete old output or the complete new one; a failed write leaves
+        the previous output untouched and removes what it staged.
+
+        Examples
+        --------
+        >>> import xr_tiles
+        >>> dem.tiles.to_vrt("dem.vrt", codec="zstd")  # doctest: +SKIP
+        PosixPath('/data/dem.vrt')
+        """
+        return to_vrt(
+            self._obj, path, codec=codec, level=level, predictor=predictor,
+            scheduler=scheduler, num_workers=num_workers, chunks=chunks, blocksize=blocksize,
+            nodata=nodata, crs=crs, mode=mode, compute=compute,
+        )

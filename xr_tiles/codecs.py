@@ -1,0 +1,66 @@
+"""The codec table: how each user-facing codec name maps onto a GeoTIFF compression."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+INTEGER_KINDS = frozenset("iu")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Codec:
+    """What one compression can hold and how tifffile spells it."""
+
+    name: str
+    tiff_name: str | None
+    level_range: tuple[float, float] | None = None
+    level_is_float: bool = False
+    dtypes: frozenset[str] | None = None
+    band_counts: frozenset[int] | None = None
+    takes_predictor: bool = False
+    lossless: bool = True
+
+    def accepts_dtype(self, dtype: np.dtype) -> bool:
+        return self.dtypes is None or dtype.name in self.dtypes
+
+    def accepts_band_count(self, count: int) -> bool:
+        return self.band_counts is None or count in self.band_counts
+
+    def default_predictor(self, dtype: np.dtype) -> int:
+        """TIFF predictor GDAL users pick by hand: 2 for integers, 3 for floats."""
+        if not self.takes_predictor:
+            return 1
+        return 2 if dtype.kind in INTEGER_KINDS else 3
+
+
+_LERC_DTYPES = frozenset(
+    {"int8", "uint8", "int16", "uint16", "int32", "uint32", "float32", "float64"}
+)
+
+CODECS: dict[str, Codec] = {
+    codec.name: codec
+    for codec in (
+        Codec(name="none", tiff_name=None),
+        Codec(name="deflate", tiff_name="adobe_deflate", level_range=(1, 9), takes_predictor=True),
+        Codec(name="zstd", tiff_name="zstd", level_range=(1, 22), takes_predictor=True),
+        Codec(name="lzw", tiff_name="lzw", takes_predictor=True),
+        Codec(name="lzma", tiff_name="lzma", level_range=(0, 9), takes_predictor=True),
+        Codec(name="packbits", tiff_name="packbits"),
+        # LERC's "level" is its maximum error per pixel: 0 keeps it lossless.
+        Codec(
+            name="lerc", tiff_name="lerc", level_range=(0, float("inf")),
+            level_is_float=True, dtypes=_LERC_DTYPES,
+        ),
+        Codec(
+            name="jpeg", tiff_name="jpeg", level_range=(1, 100), dtypes=frozenset({"uint8"}),
+            band_counts=frozenset({1, 3}), lossless=False,
+        ),
+        # WebP without a level is lossless; a level is the lossy quality.
+        Codec(
+            name="webp", tiff_name="webp", level_range=(1, 100), dtypes=frozenset({"uint8"}),
+            band_counts=frozenset({3, 4}),
+        ),
+    )
+}

@@ -1,0 +1,91 @@
+"""Encode one block as a standalone, internally tiled GeoTIFF, in memory; pure."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import tifffile
+
+from .geotags import GeoTags
+from .options import TILE_MULTIPLE
+
+
+@dataclass(frozen=True, kw_only=True)
+class TileSpec:
+    """How every tile of one band group is encoded; the same for all its tiles."""
+
+    dtype: np.dtype
+    band_count: int
+    compression: str | None
+    compressionargs: dict[str, Any]
+    predictor: int
+    blocksize: int
+    nodata: float | None
+    rgb: bool  # jpeg/webp store pixel-interleaved RGB(A)
+    geotags: GeoTags
+
+    def internal_tile(self, height: int, width: int) -> tuple[int, int]:
+        """``blocksize``, or the smallest multiple of 16 covering a smaller block."""
+        return (
+            min(self.blocksize, _round_up(height, TILE_MULTIPLE)),
+            min(self.blocksize, _round_up(width, TILE_MULTIPLE)),
+        )
+
+
+def encode_tile(blocks: list[Any], spec: TileSpec, transform: Any) -> bytes:
+    """Return the GeoTIFF bytes of one block (all bands of the group, stacked)."""
+    pixels = _stored_pixels(blocks, spec)
+    height, width = pixels.shape[-2:]
+    layout: dict[str, Any]
+    if spec.rgb:
+        pixels = np.moveaxis(pixels, 0, -1)
+        layout = {"photometric": "rgb", "planarconfig": "contig"}
+        if spec.band_count == 4:
+            layout["extrasamples"] = ("unassalpha",)
+    elif spec.band_count == 1:
+        pixels = pixels[0]
+        layout = {"photometric": "minisblack"}
+    else:
+        layout = {"photometric": "minisblack", "planarconfig": "separate"}
+    buffer = io.BytesIO()
+    tifffile.imwrite(
+        buffer,
+        pixels,
+        tile=spec.internal_tile(height, width),
+        compression=spec.compression,
+        compressionargs=spec.compressionargs,
+        predictor=spec.predictor if spec.predictor != 1 else None,
+        extratags=spec.geotags.for_tile(transform),
+        metadata=None,
+        software=False,
+        **layout,
+    )
+    return buffer.getvalue()
+
+
+def _stored_pixels(blocks: list[Any], spec: TileSpec) -> np.ndarray:
+    """Host memory, (band, y, x), in the stored dtype, NaN replaced by a numeric nodata."""
+    planes = [_on_host(block) for block in blocks]
+    planes = [plane[np.newaxis] if plane.ndim == 2 else plane for plane in planes]
+    pixels = planes[0] if len(planes) == 1 else np.concatenate(planes)
+    if pixels.dtype != spec.dtype:
+        pixels = pixels.view(np.uint8) if pixels.dtype == bool else pixels.astype(spec.dtype)
+    if spec.dtype.kind == "f" and spec.nodata is not None and not np.isnan(spec.nodata):
+        missing = np.isnan(pixels)
+        if missing.any():
+            pixels = np.where(missing, spec.dtype.type(spec.nodata), pixels)
+    return pixels
+
+
+def _on_host(block: Any) -> np.ndarray:
+    """cupy blocks come to host one at a time, never the whole array."""
+    if hasattr(block, "get") and not isinstance(block, np.ndarray):
+        return block.get()  # type: ignore[no-any-return]
+    return np.asarray(block)
+
+
+def _round_up(value: int, multiple: int) -> int:
+    return -(-value // multiple) * multiple

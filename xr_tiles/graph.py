@@ -1,0 +1,99 @@
+"""The dask wiring: one write task per input block, inside the input's graph, then a commit."""
+
+from __future__ import annotations
+
+import pathlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import dask
+import dask.base
+from affine import Affine
+from dask.delayed import Delayed
+from dask.highlevelgraph import HighLevelGraph
+from rasterio.crs import CRS
+
+from .commit import LocalTarget
+from .encode import TileSpec, encode_tile
+from .errors import InvalidOptionError
+from .plan import TilePlan
+from .source import Band, Raster
+from .vrt import vrt_xml
+
+TileRecord = tuple[int, int, int, int]  # group, row, col, bytes written
+
+
+def write_graph(
+    raster: Raster, plan: TilePlan, specs: Sequence[TileSpec], target: LocalTarget, mode: str
+) -> Delayed:
+    """A Delayed that writes every tile, then publishes the VRT and returns its path."""
+    prefix = f"xr-tiles-{target.write_id}"
+    prepare, tile_name, commit = f"{prefix}-prepare", f"{prefix}-tile", f"{prefix}-commit"
+    layer: dict[Any, Any] = {prepare: (target.prepare,)}
+    for group, (band_group, spec) in enumerate(zip(raster.groups, specs, strict=True)):
+        for tile in plan.tiles():
+            blocks = [_block_key(array, tile.row, tile.col) for array in band_group.arrays]
+            layer[(tile_name, group, tile.row, tile.col)] = (
+                _write_tile, prepare, target, spec, plan.filename(tile, group),
+                plan.tile_transform(tile), blocks, (group, tile.row, tile.col),
+            )
+    records = [key for key in layer if isinstance(key, tuple)]
+    layer[commit] = (
+        _commit, records, target, mode, plan, raster.bands, raster.band_order, specs,
+        raster.crs, raster.metadata,
+    )
+    arrays = [array for band_group in raster.groups for array in band_group.arrays]
+    graph = HighLevelGraph.from_collections(prefix, layer, dependencies=arrays)
+    return Delayed(commit, graph, layer=prefix)
+
+
+def compute_write(
+    delayed: Delayed, target: LocalTarget, scheduler: Any, num_workers: int | None
+) -> pathlib.Path:
+    """Run the write; on any failure or interrupt remove what it staged, then re-raise."""
+    extra = {} if num_workers is None else {"num_workers": num_workers}
+    try:
+        (path,) = dask.compute(delayed, scheduler=scheduler, **extra)
+    except BaseException:
+        target.abort()
+        raise
+    return path  # type: ignore[no-any-return]
+
+
+def check_scheduler(scheduler: Any, num_workers: int | None) -> None:
+    """Refuse an unknown scheduler before anything is written; dask resolves the rest."""
+    if num_workers is not None and (
+        isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 1
+    ):
+        raise InvalidOptionError(f"num_workers must be a positive int or None, got {num_workers!r}")
+    if scheduler is None or not isinstance(scheduler, str):
+        return
+    try:
+        dask.base.get_scheduler(scheduler=scheduler)
+    except ValueError as error:
+        raise InvalidOptionError(
+            "scheduler must be None, 'threads', 'synchronous', 'processes', a "
+            f"distributed Client or a get function; got {scheduler!r} ({error})"
+        ) from None
+
+
+def _block_key(array: Any, row: int, col: int) -> tuple[Any, ...]:
+    """The key of one block of ``array``; its leading (band) dimension is one chunk."""
+    return (array.name, *([0] * (array.ndim - 2)), row, col)
+
+
+def _write_tile(
+    _prepared: None, target: LocalTarget, spec: TileSpec, filename: str, transform: Affine,
+    blocks: list[Any], index: tuple[int, int, int],
+) -> TileRecord:
+    size = target.put_tile(filename, encode_tile(blocks, spec, transform))
+    return (*index, size)
+
+
+def _commit(
+    records: list[TileRecord], target: LocalTarget, mode: str, plan: TilePlan,
+    bands: Sequence[Band], band_order: Sequence[tuple[int, int]], specs: Sequence[TileSpec],
+    crs: CRS | None, metadata: Mapping[str, str],
+) -> pathlib.Path:
+    text = vrt_xml(plan, bands, band_order, specs, crs, metadata, list(plan.tiles()))
+    return target.publish(text, mode)

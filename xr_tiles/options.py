@@ -1,0 +1,212 @@
+"""Write options, parsed and validated once, before any I/O."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from rasterio.crs import CRS
+from rasterio.errors import CRSError
+
+from .codecs import CODECS, Codec
+from .errors import InvalidOptionError, UnsupportedInputError
+
+MODES = ("w-", "w")
+TILE_MULTIPLE = 16
+DEFAULT_NUMPY_CHUNK = 1024
+
+Chunks = int | tuple[int, int] | dict[str, int]
+
+
+@dataclass(frozen=True, kw_only=True)
+class WriteOptions:
+    """Every option of a write that does not depend on the data."""
+
+    codec: Codec
+    level: float | None
+    predictor: int | None
+    blocksize: int
+    chunks: Chunks | None
+    nodata: float | None
+    crs: CRS | None
+    mode: str
+
+
+def parse_options(
+    *,
+    codec: str,
+    level: float | None,
+    predictor: bool | int | None,
+    chunks: Chunks | None,
+    blocksize: int,
+    nodata: float | None,
+    crs: Any,
+    mode: str,
+) -> WriteOptions:
+    parsed_codec = parse_codec(codec)
+    return WriteOptions(
+        codec=parsed_codec,
+        level=parse_level(level, parsed_codec),
+        predictor=parse_predictor(predictor, parsed_codec),
+        blocksize=parse_blocksize(blocksize),
+        chunks=parse_chunks(chunks),
+        nodata=parse_nodata(nodata),
+        crs=parse_crs(crs),
+        mode=parse_mode(mode),
+    )
+
+
+def parse_path(path: str | os.PathLike[str]) -> pathlib.Path:
+    if not isinstance(path, str | os.PathLike):
+        raise InvalidOptionError(f"path must be a str or os.PathLike, got {type(path).__name__}")
+    resolved = pathlib.Path(path).expanduser().absolute()
+    if resolved.suffix.lower() != ".vrt":
+        raise InvalidOptionError(
+            f"path must end in '.vrt' (the tiles go to '<stem>_tiles/' beside it), got {str(path)!r}"
+        )
+    return resolved
+
+
+def parse_codec(codec: str) -> Codec:
+    name = codec.lower() if isinstance(codec, str) else codec
+    if name not in CODECS:
+        raise InvalidOptionError(f"codec must be one of {', '.join(CODECS)}; got {codec!r}")
+    return CODECS[name]
+
+
+def parse_level(level: float | None, codec: Codec) -> float | None:
+    if level is None:
+        return None
+    if codec.level_range is None:
+        raise InvalidOptionError(f"codec {codec.name!r} takes no level; pass level=None")
+    low, high = codec.level_range
+    integral = isinstance(level, int | np.integer) and not isinstance(level, bool)
+    numeric = integral or (codec.level_is_float and isinstance(level, float | np.floating))
+    if not numeric or not low <= level <= high:
+        kind = "a number" if codec.level_is_float else "an integer"
+        bound = f">= {low:g}" if high == float("inf") else f"from {low:g} to {high:g}"
+        raise InvalidOptionError(
+            f"level for codec {codec.name!r} must be {kind} {bound}; got {level!r}"
+        )
+    return level
+
+
+def parse_predictor(predictor: bool | int | None, codec: Codec) -> int | None:
+    """None means automatic; False and 1 mean no predictor; 2 and 3 are TIFF's predictors."""
+    if predictor is None:
+        return None
+    if predictor is False:
+        return 1
+    if predictor is True or predictor not in (1, 2, 3):
+        raise InvalidOptionError(
+            f"predictor must be None (automatic), False, 1, 2 or 3; got {predictor!r}"
+        )
+    if predictor != 1 and not codec.takes_predictor:
+        takers = ", ".join(c.name for c in CODECS.values() if c.takes_predictor)
+        raise InvalidOptionError(
+            f"codec {codec.name!r} takes no predictor (only {takers} do); "
+            "pass predictor=None or False"
+        )
+    return int(predictor)
+
+
+def check_predictor_fits(predictor: int | None, dtype: np.dtype) -> None:
+    if predictor == 2 and dtype.kind == "f":
+        raise InvalidOptionError(
+            f"predictor=2 (horizontal) is for integers; for {dtype.name} use 3 or None"
+        )
+    if predictor == 3 and dtype.kind != "f":
+        raise InvalidOptionError(
+            f"predictor=3 (floating point) is for floats; for {dtype.name} use 2 or None"
+        )
+
+
+def check_codec_fits(codec: Codec, dtype: np.dtype, band_count: int) -> None:
+    if not codec.accepts_dtype(dtype):
+        assert codec.dtypes is not None
+        raise InvalidOptionError(
+            f"codec {codec.name!r} cannot hold {dtype.name} data (only {', '.join(sorted(codec.dtypes))}); "
+            "choose another codec, such as 'zstd' or 'deflate', or cast the data"
+        )
+    if not codec.accepts_band_count(band_count):
+        assert codec.band_counts is not None
+        counts = " or ".join(str(c) for c in sorted(codec.band_counts))
+        raise InvalidOptionError(
+            f"codec {codec.name!r} needs {counts} bands of one dtype per tile, got {band_count}; "
+            "choose another codec, such as 'zstd' or 'deflate'"
+        )
+
+
+def parse_blocksize(blocksize: int) -> int:
+    valid = isinstance(blocksize, int | np.integer) and not isinstance(blocksize, bool)
+    if not valid or blocksize <= 0 or blocksize % TILE_MULTIPLE:
+        raise InvalidOptionError(
+            f"blocksize must be a positive multiple of {TILE_MULTIPLE} (e.g. 256, 512); "
+            f"got {blocksize!r}"
+        )
+    return int(blocksize)
+
+
+def parse_chunks(chunks: Chunks | None) -> Chunks | None:
+    if chunks is None:
+        return None
+    if isinstance(chunks, dict):
+        sizes = list(chunks.values())
+    elif isinstance(chunks, tuple) and len(chunks) == 2:
+        sizes = list(chunks)
+    else:
+        sizes = [chunks]
+    if not all(_is_chunk_size(size) for size in sizes):
+        raise InvalidOptionError(
+            "chunks must be None, an int, a (y, x) tuple or a {dim: size} dict of positive "
+            f"ints (or -1 for the whole dimension); got {chunks!r}"
+        )
+    return chunks
+
+
+def _is_chunk_size(size: object) -> bool:
+    valid_type = isinstance(size, int | np.integer) and not isinstance(size, bool)
+    return valid_type and (size == -1 or size > 0)  # type: ignore[operator]
+
+
+def parse_nodata(nodata: float | None) -> float | None:
+    if nodata is None:
+        return None
+    if isinstance(nodata, bool) or not isinstance(nodata, int | float | np.number):
+        raise InvalidOptionError(f"nodata must be a number or None, got {nodata!r}")
+    return nodata.item() if isinstance(nodata, np.number) else nodata
+
+
+def parse_crs(crs: Any) -> CRS | None:
+    if crs is None:
+        return None
+    try:
+        return CRS.from_user_input(crs)
+    except CRSError as error:
+        raise InvalidOptionError(
+            f"crs must be something rasterio's CRS.from_user_input accepts "
+            f"(an EPSG code, 'EPSG:4326', WKT, PROJ string); got {crs!r}: {error}"
+        ) from None
+
+
+def parse_mode(mode: str) -> str:
+    if mode not in MODES:
+        raise InvalidOptionError(
+            f"mode must be 'w-' (refuse an existing VRT) or 'w' (replace it); got {mode!r}"
+        )
+    return mode
+
+
+def check_nodata_fits(nodata: float | None, dtype: np.dtype) -> None:
+    """Refuse a nodata value the band's dtype cannot represent exactly."""
+    if nodata is None or dtype.kind == "f":
+        return
+    info = np.iinfo(dtype)
+    if not (float(nodata).is_integer() and info.min <= nodata <= info.max):
+        raise UnsupportedInputError(
+            f"nodata={nodata!r} cannot be stored in {dtype.name} "
+            f"(integers from {info.min} to {info.max}); pass another nodata or cast the data"
+        )

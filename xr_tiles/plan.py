@@ -1,0 +1,67 @@
+"""The tile plan: which block goes to which file and where it sits in the mosaic."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from itertools import accumulate
+
+from affine import Affine
+
+
+@dataclass(frozen=True, slots=True)
+class Tile:
+    """One block of the input: its index and its pixel window in the mosaic."""
+
+    row: int
+    col: int
+    row_off: int
+    col_off: int
+    height: int
+    width: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class TilePlan:
+    """Every tile of a write, derived from the input's chunks; a pure value."""
+
+    y_chunks: tuple[int, ...]
+    x_chunks: tuple[int, ...]
+    transform: Affine
+    folder: str
+    group_suffixes: tuple[str, ...] = ("",)
+
+    @property
+    def height(self) -> int:
+        return sum(self.y_chunks)
+
+    @property
+    def width(self) -> int:
+        return sum(self.x_chunks)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """Tiles along y and x."""
+        return len(self.y_chunks), len(self.x_chunks)
+
+    def __len__(self) -> int:
+        return len(self.y_chunks) * len(self.x_chunks)
+
+    def tiles(self) -> Iterator[Tile]:
+        row_offsets = (0, *accumulate(self.y_chunks))
+        col_offsets = (0, *accumulate(self.x_chunks))
+        for row, height in enumerate(self.y_chunks):
+            for col, width in enumerate(self.x_chunks):
+                yield Tile(row, col, row_offsets[row], col_offsets[col], height, width)
+
+    def filename(self, tile: Tile, group: int = 0) -> str:
+        """Zero-padded so that files sort in raster order."""
+        rows, cols = (len(str(n - 1)) for n in self.shape)
+        return f"r{tile.row:0{rows}d}_c{tile.col:0{cols}d}{self.group_suffixes[group]}.tif"
+
+    def source_path(self, tile: Tile, group: int = 0) -> str:
+        """The tile's path relative to the VRT."""
+        return f"{self.folder}/{self.filename(tile, group)}"
+
+    def tile_transform(self, tile: Tile) -> Affine:
+        return self.transform * Affine.translation(tile.col_off, tile.row_off)

@@ -1,0 +1,296 @@
+"""What to write: the bands, grid and georeferencing of an xarray object, checked."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import rioxarray  # noqa: F401  (registers the .rio accessor)
+import xarray as xr
+from affine import Affine
+from rasterio.crs import CRS
+from rioxarray.exceptions import RioXarrayError
+
+from .errors import UnsupportedDTypeError, UnsupportedInputError
+from .options import DEFAULT_NUMPY_CHUNK, WriteOptions, check_nodata_fits
+
+# bool and float16 have no GeoTIFF sample format: they are widened losslessly.
+STORED_DTYPES = {np.dtype(bool): np.dtype("uint8"), np.dtype("float16"): np.dtype("float32")}
+GDAL_DTYPES = frozenset(
+    np.dtype(name)
+    for name in ("int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64",
+                 "float32", "float64")
+)
+# Attributes that become band fields of their own, or that only describe the encoding.
+RESERVED_ATTRS = frozenset({
+    "scale_factor", "add_offset", "units", "long_name", "_FillValue", "missing_value",
+    "fill_value", "nodata", "grid_mapping", "coordinates", "transform", "crs", "spatial_ref",
+})
+
+
+@dataclass(frozen=True, kw_only=True)
+class Band:
+    """One VRT band: its storage type and what GDAL shows about it."""
+
+    dtype: np.dtype
+    nodata: float | None
+    description: str | None = None
+    scale: float | None = None
+    offset: float | None = None
+    unit: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class BandGroup:
+    """Bands stored together in one GeoTIFF per block: one dtype, one nodata."""
+
+    arrays: tuple[Any, ...]  # dask arrays, (band, y, x) or (y, x), chunked alike on y/x
+    bands: tuple[Band, ...]
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.bands[0].dtype
+
+    @property
+    def nodata(self) -> float | None:
+        return self.bands[0].nodata
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class Raster:
+    """The whole input as GDAL will see it."""
+
+    groups: tuple[BandGroup, ...]
+    band_order: tuple[tuple[int, int], ...]  # VRT band -> (group, band within the group)
+    y_chunks: tuple[int, ...]
+    x_chunks: tuple[int, ...]
+    transform: Affine
+    crs: CRS | None
+    metadata: Mapping[str, str]
+
+    @property
+    def bands(self) -> list[Band]:
+        return [self.groups[g].bands[b] for g, b in self.band_order]
+
+
+def read_raster(obj: xr.DataArray | xr.Dataset, options: WriteOptions) -> Raster:
+    """Check ``obj`` and describe it as bands on one georeferenced grid."""
+    if not isinstance(obj, xr.DataArray | xr.Dataset):
+        raise UnsupportedInputError(f"expected an xarray DataArray or Dataset, got {type(obj)}")
+    y_dim, x_dim = _spatial_dims(obj)
+    variables = _variables(obj, y_dim, x_dim)
+    transform = _transform(obj, y_dim, x_dim)
+    crs = options.crs if options.crs is not None else obj.rio.crs
+    chunked = _chunk_alike(variables, y_dim, x_dim, options.chunks)
+    described = [(var, _bands_of(var, options.nodata)) for var in chunked]
+    if isinstance(obj, xr.Dataset):
+        described = [(var, _as_dataset_bands(bands, var)) for var, bands in described]
+    groups, band_order = _group_by_storage(described)
+    data = chunked[0].data
+    return Raster(
+        groups=groups,
+        band_order=band_order,
+        y_chunks=data.chunks[-2],
+        x_chunks=data.chunks[-1],
+        transform=transform,
+        crs=crs,
+        metadata=_metadata(obj.attrs),
+    )
+
+
+def _spatial_dims(obj: xr.DataArray | xr.Dataset) -> tuple[Hashable, Hashable]:
+    try:
+        return obj.rio.y_dim, obj.rio.x_dim
+    except RioXarrayError:
+        raise UnsupportedInputError(
+            f"no spatial dimensions found among {tuple(obj.dims)}: name them x/y, lon/lat or "
+            "longitude/latitude, or call .rio.set_spatial_dims(x_dim=..., y_dim=...)"
+        ) from None
+
+
+def _variables(
+    obj: xr.DataArray | xr.Dataset, y_dim: Hashable, x_dim: Hashable
+) -> list[xr.DataArray]:
+    if isinstance(obj, xr.DataArray):
+        candidates = [obj]
+    else:
+        candidates = [v for v in obj.data_vars.values() if {y_dim, x_dim} <= set(v.dims)]
+        if not candidates:
+            raise UnsupportedInputError(
+                f"the Dataset has no data variable on the spatial dims ({y_dim!r}, {x_dim!r})"
+            )
+    return [_checked_variable(var, y_dim, x_dim) for var in candidates]
+
+
+def _checked_variable(var: xr.DataArray, y_dim: Hashable, x_dim: Hashable) -> xr.DataArray:
+    name = "the DataArray" if var.name is None else f"variable {var.name!r}"
+    if var.ndim not in (2, 3):
+        raise UnsupportedInputError(
+            f"{name} has dims {var.dims}: expected (y, x) or (band, y, x); "
+            "select or stack the extra dimensions first"
+        )
+    if var.size == 0:
+        raise UnsupportedInputError(f"{name} is empty (shape {var.shape}); nothing to write")
+    if np.dtype(var.dtype) not in GDAL_DTYPES | set(STORED_DTYPES):
+        raise UnsupportedDTypeError(
+            f"{name} has dtype {var.dtype}, which GeoTIFF cannot hold; cast it to an integer "
+            "or float type (bool is written as uint8, float16 as float32)"
+        )
+    band_dims = [dim for dim in var.dims if dim not in (y_dim, x_dim)]
+    return var.transpose(*band_dims, y_dim, x_dim)
+
+
+def _transform(obj: xr.DataArray | xr.Dataset, y_dim: Hashable, x_dim: Hashable) -> Affine:
+    for dim in (y_dim, x_dim):
+        if dim in obj.coords and obj.sizes[dim] > 1:
+            _check_regular(np.asarray(obj[dim].values, dtype="float64"), dim)
+    transform: Affine = obj.rio.transform(recalc=True)
+    single = [dim for dim in (y_dim, x_dim) if obj.sizes[dim] == 1 and dim in obj.coords]
+    if single:
+        _check_single_pixel(obj, transform, y_dim, x_dim, single)
+    return transform
+
+
+def _check_regular(coord: np.ndarray, dim: Hashable) -> None:
+    steps = np.diff(coord)
+    monotonic = bool(np.all(steps > 0) or np.all(steps < 0))
+    if not monotonic or not np.allclose(steps, steps[0], rtol=1e-5, atol=0):
+        raise UnsupportedInputError(
+            f"coordinate {dim!r} must be evenly spaced and monotonic to form a GDAL "
+            "geotransform; interpolate to a regular grid first (e.g. .interp or .rio.reproject)"
+        )
+
+
+def _check_single_pixel(
+    obj: xr.DataArray | xr.Dataset, transform: Affine, y_dim: Hashable, x_dim: Hashable,
+    single: list[Hashable],
+) -> None:
+    """A lone coordinate gives no pixel size: the stored transform must agree with it."""
+    x_center, y_center = transform * (0.5, 0.5)
+    centers = {x_dim: x_center, y_dim: y_center}
+    for dim in single:
+        if not np.isclose(float(obj[dim].values[0]), centers[dim]):
+            raise UnsupportedInputError(
+                f"dimension {dim!r} has a single coordinate, so its pixel size is unknown; "
+                "set the transform with .rio.write_transform(Affine(...))"
+            )
+
+
+def _chunk_alike(
+    variables: list[xr.DataArray], y_dim: Hashable, x_dim: Hashable, chunks: Any
+) -> list[xr.DataArray]:
+    """Chunk every variable identically on y/x, with all bands of a block in one chunk."""
+    if chunks is not None:
+        target = _requested_chunks(chunks, y_dim, x_dim)
+    else:
+        lazy = next((var for var in variables if var.chunks is not None), None)
+        if lazy is None:
+            target = {y_dim: DEFAULT_NUMPY_CHUNK, x_dim: DEFAULT_NUMPY_CHUNK}
+        else:
+            sizes = dict(zip(lazy.dims, lazy.chunks or (), strict=True))
+            target = {y_dim: sizes[y_dim], x_dim: sizes[x_dim]}
+    return [var.chunk({**target, **{dim: -1 for dim in var.dims[:-2]}}) for var in variables]
+
+
+def _requested_chunks(chunks: Any, y_dim: Hashable, x_dim: Hashable) -> dict[Hashable, Any]:
+    if isinstance(chunks, dict):
+        unknown = set(chunks) - {y_dim, x_dim}
+        if unknown:
+            raise UnsupportedInputError(
+                f"chunks names {sorted(map(str, unknown))}, but only the spatial dims "
+                f"{y_dim!r} and {x_dim!r} can be chunked (every tile holds all bands)"
+            )
+        return {dim: chunks.get(dim, -1) for dim in (y_dim, x_dim)}
+    y_size, x_size = chunks if isinstance(chunks, tuple) else (chunks, chunks)
+    return {y_dim: y_size, x_dim: x_size}
+
+
+def _bands_of(var: xr.DataArray, nodata: float | None) -> list[Band]:
+    dtype = STORED_DTYPES.get(np.dtype(var.dtype), np.dtype(var.dtype))
+    if nodata is None:
+        nodata = var.rio.nodata if var.rio.nodata is not None else var.rio.encoded_nodata
+    nodata = None if nodata is None else _as_number(nodata, dtype)
+    check_nodata_fits(nodata, dtype)
+    attrs = var.attrs
+    common = {
+        "dtype": dtype,
+        "nodata": nodata,
+        "scale": _optional_float(attrs.get("scale_factor")),
+        "offset": _optional_float(attrs.get("add_offset")),
+        "unit": None if attrs.get("units") is None else str(attrs["units"]),
+    }
+    descriptions = _descriptions(var)
+    return [Band(description=text, **common) for text in descriptions]  # type: ignore[arg-type]
+
+
+def _descriptions(var: xr.DataArray) -> list[str | None]:
+    long_name = var.attrs.get("long_name")
+    if var.ndim == 2:
+        return [str(long_name) if long_name is not None else _name_or_none(var.name)]
+    count = var.shape[0]
+    if isinstance(long_name, list | tuple) and len(long_name) == count:
+        return [str(text) for text in long_name]
+    band_dim = var.dims[0]
+    if band_dim in var.coords:
+        return [str(value) for value in var[band_dim].values]
+    return [None] * count
+
+
+def _as_dataset_bands(bands: list[Band], var: xr.DataArray) -> list[Band]:
+    """In a Dataset the variable name leads each band's description and its attrs are the
+    band's metadata."""
+    name, metadata = str(var.name), _metadata(var.attrs)
+    if len(bands) == 1:
+        return [replace(bands[0], description=name, metadata=metadata)]
+    return [
+        replace(
+            band,
+            description=name if band.description is None else f"{name}_{band.description}",
+            metadata=metadata,
+        )
+        for band in bands
+    ]
+
+
+def _group_by_storage(
+    described: list[tuple[xr.DataArray, list[Band]]],
+) -> tuple[tuple[BandGroup, ...], tuple[tuple[int, int], ...]]:
+    """Bands sharing dtype and nodata share a file; VRT band order stays the input's."""
+    members: dict[tuple[str, str], tuple[list[Any], list[Band]]] = {}
+    band_order = []
+    for var, bands in described:
+        key = (bands[0].dtype.name, repr(bands[0].nodata))
+        arrays, group_bands = members.setdefault(key, ([], []))
+        group_index = list(members).index(key)
+        band_order += [(group_index, len(group_bands) + i) for i in range(len(bands))]
+        arrays.append(var.data)
+        group_bands += bands
+    groups = tuple(BandGroup(arrays=tuple(a), bands=tuple(b)) for a, b in members.values())
+    return groups, tuple(band_order)
+
+
+def _metadata(attrs: Mapping[Hashable, Any]) -> dict[str, str]:
+    """Scalar attributes become GDAL metadata items."""
+    return {
+        str(key): str(value.item() if isinstance(value, np.generic) else value)
+        for key, value in attrs.items()
+        if key not in RESERVED_ATTRS and isinstance(value, str | int | float | np.generic)
+    }
+
+
+def _as_number(value: Any, dtype: np.dtype) -> float | int:
+    number = value.item() if isinstance(value, np.generic) else value
+    if dtype.kind in "iu" and isinstance(number, float) and number.is_integer():
+        return int(number)
+    return number  # type: ignore[no-any-return]
+
+
+def _optional_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _name_or_none(name: Hashable | None) -> str | None:
+    return None if name is None else str(name)

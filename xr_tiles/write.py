@@ -1,0 +1,106 @@
+"""to_vrt: options -> raster -> plan -> graph -> compute (or the Delayed)."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+from typing import Any, Literal, overload
+
+import xarray as xr
+from dask.delayed import Delayed
+
+from .commit import LocalTarget
+from .encode import TileSpec
+from .geotags import geotiff_tags
+from .graph import check_scheduler, compute_write, write_graph
+from .options import (
+    Chunks,
+    WriteOptions,
+    check_codec_fits,
+    check_predictor_fits,
+    parse_options,
+    parse_path,
+)
+from .plan import TilePlan
+from .source import BandGroup, Raster, read_raster
+
+
+@overload
+def to_vrt(
+    obj: xr.DataArray | xr.Dataset, path: str | os.PathLike[str], *, codec: str = ...,
+    level: float | None = ..., predictor: bool | int | None = ..., scheduler: Any = ...,
+    num_workers: int | None = ..., chunks: Chunks | None = ..., blocksize: int = ...,
+    nodata: float | None = ..., crs: Any = ..., mode: str = ..., compute: Literal[True] = ...,
+) -> pathlib.Path: ...
+
+
+@overload
+def to_vrt(
+    obj: xr.DataArray | xr.Dataset, path: str | os.PathLike[str], *, codec: str = ...,
+    level: float | None = ..., predictor: bool | int | None = ..., scheduler: Any = ...,
+    num_workers: int | None = ..., chunks: Chunks | None = ..., blocksize: int = ...,
+    nodata: float | None = ..., crs: Any = ..., mode: str = ..., compute: Literal[False],
+) -> Delayed: ...
+
+
+def to_vrt(
+    obj: xr.DataArray | xr.Dataset,
+    path: str | os.PathLike[str],
+    *,
+    codec: str = "zstd",
+    level: float | None = None,
+    predictor: bool | int | None = None,
+    scheduler: Any = None,
+    num_workers: int | None = None,
+    chunks: Chunks | None = None,
+    blocksize: int = 256,
+    nodata: float | None = None,
+    crs: Any = None,
+    mode: str = "w-",
+    compute: bool = True,
+) -> pathlib.Path | Delayed:
+    """Write ``obj`` as one GeoTIFF per chunk plus a VRT mosaic; see ``.tiles.to_vrt``."""
+    vrt_path = parse_path(path)
+    options = parse_options(
+        codec=codec, level=level, predictor=predictor, chunks=chunks, blocksize=blocksize,
+        nodata=nodata, crs=crs, mode=mode,
+    )
+    check_scheduler(scheduler, num_workers)
+    raster = read_raster(obj, options)
+    specs = [_tile_spec(group, raster, options) for group in raster.groups]
+    target = LocalTarget(vrt_path)
+    target.check_mode(options.mode)
+    plan = TilePlan(
+        y_chunks=raster.y_chunks,
+        x_chunks=raster.x_chunks,
+        transform=raster.transform,
+        folder=target.tiles_folder,
+        group_suffixes=_group_suffixes(len(raster.groups)),
+    )
+    delayed = write_graph(raster, plan, specs, target, options.mode)
+    if not compute:
+        return delayed
+    return compute_write(delayed, target, scheduler, num_workers)
+
+
+def _tile_spec(group: BandGroup, raster: Raster, options: WriteOptions) -> TileSpec:
+    codec, dtype = options.codec, group.dtype
+    check_codec_fits(codec, dtype, len(group.bands))
+    check_predictor_fits(options.predictor, dtype)
+    predictor = options.predictor or codec.default_predictor(dtype)
+    return TileSpec(
+        dtype=dtype,
+        band_count=len(group.bands),
+        compression=codec.tiff_name,
+        compressionargs={} if options.level is None else {"level": options.level},
+        predictor=predictor,
+        blocksize=options.blocksize,
+        nodata=group.nodata,
+        rgb=codec.band_counts is not None and len(group.bands) >= 3,
+        geotags=geotiff_tags(raster.crs, raster.transform, group.nodata, dtype),
+    )
+
+
+def _group_suffixes(count: int) -> tuple[str, ...]:
+    """One band group keeps plain names; several need one file per group and block."""
+    return ("",) if count == 1 else tuple(f"_part{index + 1}" for index in range(count))
