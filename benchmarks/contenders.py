@@ -9,38 +9,45 @@ interpreter that only has xarray-spatial, dask and numpy installed.
 Settings, and where a peer cannot match them:
 
 * all contenders: same codec, level and TIFF predictor (see workloads.py),
-  256x256 internal tiles, same dask chunks (the floor slices the numpy array
-  along the same chunk grid instead of going through dask).
+  same internal TIFF tile (256, or the chunk edge when smaller: 128 for the
+  128-chunk workload), same dask chunks (the floor slices the numpy array
+  along the same chunk grid instead of going through dask).  Multi-band data
+  is stored band-planar (PlanarConfiguration=2, what xr_tiles writes for
+  3 bands with deflate) wherever the writer allows it.
+* xr_tiles: ``da.tiles.to_vrt("out.vrt", codec=..., level=..., predictor=...,
+  scheduler="threads" | "synchronous", blocksize=...)``, num_workers left at
+  dask's default (one thread per core).
 * xarray-spatial 0.10.20: ``to_geotiff(da, "out.vrt", compression=...,
   compression_level=..., predictor=..., tile_size=256)``; it writes one
   tiled GeoTIFF per dask chunk plus a VRT, using dask's threaded scheduler.
   Its VRT path only accepts 2-D arrays, so for the 3-band workload it writes
-  a single pixel-interleaved tiled GeoTIFF from a (y, x, band) array (its
-  only multi-band path; the untimed prepare step transposes the data).
+  a single tiled GeoTIFF from a (y, x, band) array instead (its only
+  multi-band path: one file, pixel-interleaved; the untimed prepare step
+  transposes the data).
 * rioxarray: ``da.rio.to_raster("out.tif", tiled=True, blockxsize=256,
   blockysize=256, compress=..., predictor=..., ZSTD_LEVEL/ZLEVEL=...,
-  lock=threading.Lock())``: one GeoTIFF, the dask chunks are computed by
+  interleave="band", lock=threading.Lock())``: one GeoTIFF, the dask chunks
+  are computed by
   dask's threaded scheduler and written through GDAL under the lock
   (compression happens inside the locked GDAL write).  GDAL's own
   NUM_THREADS is left at its default (off).
-* floor: imagecodecs encodes every 256x256 tile (tile = chunk when the chunk
-  is smaller) of every chunk -- TIFF predictor applied the way libtiff /
-  tifffile do it (horizontal, per sample, along the width axis; 3-band data
-  pixel-interleaved first) -- in a ThreadPoolExecutor of 2 (one task per
-  chunk) and writes the concatenated tile bytes to one file per chunk.  No
-  TIFF container, no VRT, no dask.
+* floor: imagecodecs encodes every internal tile of every chunk, band by
+  band -- TIFF predictor applied the way libtiff / tifffile do it (along the
+  width axis, per row) -- in a ThreadPoolExecutor of 2 (one task per chunk)
+  and writes the concatenated tile bytes to one file per chunk.  No TIFF
+  container, no VRT, no dask.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
-
-from workloads import BLOCKSIZE, Workload
+from workloads import Workload
 
 
 @dataclass(frozen=True)
@@ -55,6 +62,7 @@ class Contender:
 # --------------------------------------------------------------------------
 # shared helpers
 # --------------------------------------------------------------------------
+
 
 def _coords(wl: Workload) -> dict:
     """North-up pixel-centre coordinates with unit pixels."""
@@ -74,8 +82,7 @@ def dask_dataarray(data: np.ndarray, wl: Workload, dims=None, chunks=None):
     coords = _coords(wl)
     if "band" in dims:
         coords["band"] = np.arange(1, wl.bands + 1)
-    return xr.DataArray(dsa.from_array(data, chunks=chunks), dims=dims,
-                        coords=coords, name="data")
+    return xr.DataArray(dsa.from_array(data, chunks=chunks), dims=dims, coords=coords, name="data")
 
 
 def _version(module_name: str) -> str:
@@ -95,6 +102,7 @@ def _base_versions() -> dict:
 # xr_tiles
 # --------------------------------------------------------------------------
 
+
 def _xr_tiles_write(scheduler: str):
     def write(da, outdir: str, wl: Workload) -> str:
         import xr_tiles  # noqa: F401 - registers the .tiles accessor
@@ -105,7 +113,7 @@ def _xr_tiles_write(scheduler: str):
             level=wl.level,
             predictor=wl.predictor,
             scheduler=scheduler,
-            blocksize=BLOCKSIZE,
+            blocksize=wl.tile,
         )
 
     return write
@@ -114,21 +122,20 @@ def _xr_tiles_write(scheduler: str):
 def _xr_tiles_versions() -> dict:
     import xr_tiles
 
-    return {**_base_versions(),
-            "xr_tiles": getattr(xr_tiles, "__version__", _version("xr_tiles"))}
+    return {**_base_versions(), "xr_tiles": getattr(xr_tiles, "__version__", _version("xr_tiles"))}
 
 
 # --------------------------------------------------------------------------
 # xarray-spatial
 # --------------------------------------------------------------------------
 
+
 def _xrspatial_prepare(data: np.ndarray, wl: Workload):
     if not wl.bands:
         return dask_dataarray(data, wl)
     # Only the single-file writer takes multi-band data, as (y, x, band).
     yxb = np.ascontiguousarray(np.moveaxis(data, 0, -1))
-    return dask_dataarray(yxb, wl, dims=("y", "x", "band"),
-                          chunks=(wl.chunk, wl.chunk, wl.bands))
+    return dask_dataarray(yxb, wl, dims=("y", "x", "band"), chunks=(wl.chunk, wl.chunk, wl.bands))
 
 
 def _xrspatial_write(da, outdir: str, wl: Workload) -> str:
@@ -136,8 +143,14 @@ def _xrspatial_write(da, outdir: str, wl: Workload) -> str:
 
     name = "out.tif" if wl.bands else "out.vrt"
     path = os.path.join(outdir, name)
-    to_geotiff(da, path, compression=wl.codec, compression_level=wl.level,
-               predictor=wl.predictor, tile_size=BLOCKSIZE)
+    to_geotiff(
+        da,
+        path,
+        compression=wl.codec,
+        compression_level=wl.level,
+        predictor=wl.predictor,
+        tile_size=wl.tile,
+    )
     return path
 
 
@@ -160,14 +173,14 @@ def _rioxarray_write(da, outdir: str, wl: Workload) -> str:
     path = os.path.join(outdir, "out.tif")
     options = {
         "tiled": True,
-        "blockxsize": BLOCKSIZE,
-        "blockysize": BLOCKSIZE,
+        "blockxsize": wl.tile,
+        "blockysize": wl.tile,
         "compress": wl.codec.upper(),
         "predictor": wl.predictor,
         _GDAL_LEVEL_OPTION[wl.codec]: wl.level,
     }
     if wl.bands:
-        options["interleave"] = "pixel"
+        options["interleave"] = "band"
     da.rio.to_raster(path, lock=threading.Lock(), **options)
     return path
 
@@ -175,8 +188,12 @@ def _rioxarray_write(da, outdir: str, wl: Workload) -> str:
 def _rioxarray_versions() -> dict:
     import rasterio
 
-    return {**_base_versions(), "rioxarray": _version("rioxarray"),
-            "rasterio": rasterio.__version__, "gdal": rasterio.__gdal_version__}
+    return {
+        **_base_versions(),
+        "rioxarray": _version("rioxarray"),
+        "rasterio": rasterio.__version__,
+        "gdal": rasterio.__gdal_version__,
+    }
 
 
 # --------------------------------------------------------------------------
@@ -187,13 +204,13 @@ FLOOR_THREADS = 2
 
 
 def _predict(tile: np.ndarray, predictor: int) -> np.ndarray:
-    """Apply a TIFF predictor to a (rows, cols, samples) tile like tifffile."""
+    """Apply a TIFF predictor to a (rows, cols) tile as tifffile does."""
     import imagecodecs
 
     if predictor == 2:
-        return imagecodecs.delta_encode(tile, axis=-2)
+        return imagecodecs.delta_encode(tile, axis=-1)
     if predictor == 3:
-        return imagecodecs.floatpred_encode(tile, axis=-2)
+        return imagecodecs.floatpred_encode(tile, axis=-1)
     return tile
 
 
@@ -203,7 +220,7 @@ def _encoder(wl: Workload) -> Callable[[np.ndarray], bytes]:
     if wl.codec == "zstd":
         return lambda buf: imagecodecs.zstd_encode(buf, level=wl.level)
     if wl.codec == "deflate":
-        # TIFF "deflate" is a zlib stream; libdeflate backend like GDAL's.
+        # TIFF "deflate" is a zlib stream; imagecodecs uses libdeflate.
         return lambda buf: imagecodecs.deflate_encode(buf, level=wl.level)
     raise ValueError(f"floor does not know codec {wl.codec!r}")
 
@@ -211,24 +228,21 @@ def _encoder(wl: Workload) -> Callable[[np.ndarray], bytes]:
 def _chunk_windows(wl: Workload):
     for r0 in range(0, wl.height, wl.chunk):
         for c0 in range(0, wl.width, wl.chunk):
-            yield (r0, min(r0 + wl.chunk, wl.height),
-                   c0, min(c0 + wl.chunk, wl.width))
+            yield (r0, min(r0 + wl.chunk, wl.height), c0, min(c0 + wl.chunk, wl.width))
 
 
-def _encode_chunk(block: np.ndarray, wl: Workload, encode) -> bytes:
-    """Encode one chunk (rows, cols, samples) as its TIFF tiles' bytes."""
-    tile = min(BLOCKSIZE, wl.chunk)
-    rows, cols = block.shape[:2]
+def _encode_plane(plane: np.ndarray, wl: Workload, encode) -> list[bytes]:
+    """Encode one band of one chunk as its TIFF tiles' compressed bytes."""
+    size = wl.tile
+    rows, cols = plane.shape
     parts = []
-    for r0 in range(0, rows, tile):
-        for c0 in range(0, cols, tile):
-            t = block[r0:r0 + tile, c0:c0 + tile]
-            if t.shape[:2] != (tile, tile):  # TIFF pads edge tiles
-                pad = ((0, tile - t.shape[0]), (0, tile - t.shape[1]), (0, 0))
-                t = np.pad(t, pad)
-            t = np.ascontiguousarray(t)
-            parts.append(encode(_predict(t, wl.predictor)))
-    return b"".join(parts)
+    for r0 in range(0, rows, size):
+        for c0 in range(0, cols, size):
+            t = plane[r0 : r0 + size, c0 : c0 + size]
+            if t.shape != (size, size):  # TIFF pads edge tiles
+                t = np.pad(t, ((0, size - t.shape[0]), (0, size - t.shape[1])))
+            parts.append(encode(_predict(np.ascontiguousarray(t), wl.predictor)))
+    return parts
 
 
 def _floor_prepare(data: np.ndarray, wl: Workload) -> np.ndarray:
@@ -239,17 +253,16 @@ def _floor_write(data: np.ndarray, outdir: str, wl: Workload) -> str:
     encode = _encoder(wl)
     tiles_dir = os.path.join(outdir, "out_tiles")
     os.mkdir(tiles_dir)
+    planes = data if wl.bands else data[np.newaxis]
 
     def one_chunk(window) -> None:
         r0, r1, c0, c1 = window
-        if wl.bands:  # (band, y, x) -> pixel-interleaved (y, x, band)
-            block = np.moveaxis(data[:, r0:r1, c0:c1], 0, -1)
-        else:
-            block = data[r0:r1, c0:c1, None]
-        payload = _encode_chunk(block, wl, encode)
+        parts = []
+        for plane in planes:
+            parts += _encode_plane(plane[r0:r1, c0:c1], wl, encode)
         name = f"chunk_{r0 // wl.chunk}_{c0 // wl.chunk}.bin"
         with open(os.path.join(tiles_dir, name), "wb") as fh:
-            fh.write(payload)
+            fh.write(b"".join(parts))
 
     with ThreadPoolExecutor(FLOOR_THREADS) as pool:
         list(pool.map(one_chunk, _chunk_windows(wl)))
@@ -269,16 +282,25 @@ def _floor_versions() -> dict:
 CONTENDERS: dict[str, Contender] = {
     c.name: c
     for c in [
-        Contender("xr_tiles-threads", "main", dask_dataarray,
-                  _xr_tiles_write("threads"), _xr_tiles_versions),
-        Contender("xr_tiles-sync", "main", dask_dataarray,
-                  _xr_tiles_write("synchronous"), _xr_tiles_versions),
-        Contender("xarray-spatial", "xrspatial", _xrspatial_prepare,
-                  _xrspatial_write, _xrspatial_versions),
-        Contender("rioxarray", "main", dask_dataarray,
-                  _rioxarray_write, _rioxarray_versions),
-        Contender("floor", "main", _floor_prepare,
-                  _floor_write, _floor_versions),
+        Contender(
+            "xr_tiles-threads",
+            "main",
+            dask_dataarray,
+            _xr_tiles_write("threads"),
+            _xr_tiles_versions,
+        ),
+        Contender(
+            "xr_tiles-sync",
+            "main",
+            dask_dataarray,
+            _xr_tiles_write("synchronous"),
+            _xr_tiles_versions,
+        ),
+        Contender(
+            "xarray-spatial", "xrspatial", _xrspatial_prepare, _xrspatial_write, _xrspatial_versions
+        ),
+        Contender("rioxarray", "main", dask_dataarray, _rioxarray_write, _rioxarray_versions),
+        Contender("floor", "main", _floor_prepare, _floor_write, _floor_versions),
     ]
 }
 

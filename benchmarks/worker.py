@@ -24,7 +24,6 @@ import time
 import traceback
 
 import numpy as np
-
 from contenders import CONTENDERS
 from workloads import Workload, checksum, generate, get_workload
 
@@ -58,6 +57,17 @@ def _cpu_seconds() -> float:
     return ru.ru_utime + ru.ru_stime
 
 
+def _machine_busy_seconds() -> float:
+    """CPU seconds all processes spent busy so far (idle and iowait excluded)."""
+    try:
+        with open("/proc/stat") as fh:
+            fields = [int(v) for v in fh.readline().split()[1:8]]
+    except OSError:
+        return float("nan")
+    busy = sum(fields) - fields[3] - fields[4]
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
 def _tree_bytes(path: str) -> tuple[int, int]:
     """Total apparent size and number of files under ``path``."""
     total = files = 0
@@ -71,22 +81,20 @@ def _tree_bytes(path: str) -> tuple[int, int]:
 def _warmup_workload(wl: Workload) -> Workload:
     edge = min(WARMUP_EDGE, wl.height, wl.width)
     chunk = min(wl.chunk, edge // 2)
-    return Workload(**{**wl.to_dict(), "height": edge, "width": edge,
-                       "chunk": chunk})
+    return Workload(**{**wl.to_dict(), "height": edge, "width": edge, "chunk": chunk})
 
 
 def _warmup(contender, data: np.ndarray, wl: Workload, outdir: str) -> None:
     """Write a small corner of the data once so one-off costs are not timed."""
     small = _warmup_workload(wl)
-    corner = np.ascontiguousarray(data[..., :small.height, :small.width])
+    corner = np.ascontiguousarray(data[..., : small.height, : small.width])
     target = os.path.join(outdir, "warmup")
     os.mkdir(target)
     contender.write(contender.prepare(corner, small), target, small)
     shutil.rmtree(target)
 
 
-def run_once(contender_name: str, wl: Workload, outdir: str,
-             warmup: bool = True) -> dict:
+def run_once(contender_name: str, wl: Workload, outdir: str, warmup: bool = True) -> dict:
     contender = CONTENDERS[contender_name]
     data = generate(wl)
     digest = checksum(data)
@@ -101,10 +109,13 @@ def run_once(contender_name: str, wl: Workload, outdir: str,
     rss_before = _read_status_kib("VmRSS")
     peak_reset = _reset_peak_rss()
 
+    busy0 = _machine_busy_seconds()
     cpu0, t0 = _cpu_seconds(), time.perf_counter()
     result_path = contender.write(obj, target, wl)
     seconds = time.perf_counter() - t0
     cpu = _cpu_seconds() - cpu0
+    others = _machine_busy_seconds() - busy0 - cpu  # other processes, kernel
+    cores = len(os.sched_getaffinity(0))
 
     peak_kib = _read_status_kib("VmHWM") if peak_reset else None
     if peak_kib is None:  # fall back to the whole-process high-water mark
@@ -115,7 +126,8 @@ def run_once(contender_name: str, wl: Workload, outdir: str,
         "workload": wl.name,
         "seconds": seconds,
         "cpu_seconds": cpu,
-        "cores": len(os.sched_getaffinity(0)),
+        "cores": cores,
+        "background_cpu": max(others, 0.0) / (seconds * cores),
         "peak_rss_mib": peak_kib / 1024,
         "rss_before_mib": (rss_before or 0) / 1024,
         "peak_rss_is_write_only": peak_reset,
@@ -133,8 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--contender", required=True, choices=sorted(CONTENDERS))
     ap.add_argument("--workload", required=True)
-    ap.add_argument("--outdir", required=True,
-                    help="existing empty directory to write into")
+    ap.add_argument("--outdir", required=True, help="existing empty directory to write into")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--no-warmup", dest="warmup", action="store_false")
     args = ap.parse_args(argv)
@@ -143,8 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = run_once(args.contender, wl, args.outdir, warmup=args.warmup)
     except Exception:  # noqa: BLE001 - reported to the driver as JSON
-        result = {"contender": args.contender, "workload": wl.name,
-                  "error": traceback.format_exc()}
+        result = {"contender": args.contender, "workload": wl.name, "error": traceback.format_exc()}
     print(json.dumps(result), flush=True)
     return 0 if "error" not in result else 1
 

@@ -81,32 +81,54 @@ WORKLOADS: dict[str, Workload] = {
             name="random-f32",
             description="4096x4096 float32 uniform random, 256 chunks "
             "(xarray-spatial's own VRT microbenchmark)",
-            kind="random", dtype="float32", bands=0,
-            height=4096, width=4096, chunk=256,
-            codec="zstd", level=6, predictor=3,
+            kind="random",
+            dtype="float32",
+            bands=0,
+            height=4096,
+            width=4096,
+            chunk=256,
+            codec="zstd",
+            level=6,
+            predictor=3,
         ),
         Workload(
             name="smooth-f32",
             description="8192x8192 float32 smooth field, 1024 chunks",
-            kind="smooth", dtype="float32", bands=0,
-            height=8192, width=8192, chunk=1024,
-            codec="zstd", level=6, predictor=3,
+            kind="smooth",
+            dtype="float32",
+            bands=0,
+            height=8192,
+            width=8192,
+            chunk=1024,
+            codec="zstd",
+            level=6,
+            predictor=3,
         ),
         Workload(
             name="rgb-u8",
-            description="3x6144x6144 uint8 image-like (smooth + grain), "
-            "1024 chunks, deflate",
-            kind="image", dtype="uint8", bands=3,
-            height=6144, width=6144, chunk=1024,
-            codec="deflate", level=6, predictor=2,
+            description="3x6144x6144 uint8 image-like (smooth + grain), 1024 chunks, deflate",
+            kind="image",
+            dtype="uint8",
+            bands=3,
+            height=6144,
+            width=6144,
+            chunk=1024,
+            codec="deflate",
+            level=6,
+            predictor=2,
         ),
         Workload(
             name="dem-i16",
-            description="8192x8192 int16 terrain-like, 128 chunks "
-            "(4096 tiles)",
-            kind="dem", dtype="int16", bands=0,
-            height=8192, width=8192, chunk=128,
-            codec="zstd", level=6, predictor=2,
+            description="8192x8192 int16 terrain-like, 128 chunks (4096 tiles)",
+            kind="dem",
+            dtype="int16",
+            bands=0,
+            height=8192,
+            width=8192,
+            chunk=128,
+            codec="zstd",
+            level=6,
+            predictor=2,
         ),
     ]
 }
@@ -118,8 +140,7 @@ def get_workload(name: str, quick: bool = False) -> Workload:
     if not quick:
         return wl
     d = QUICK_DIVISOR
-    return Workload(**{**wl.to_dict(), "height": wl.height // d,
-                       "width": wl.width // d})
+    return Workload(**{**wl.to_dict(), "height": wl.height // d, "width": wl.width // d})
 
 
 # --------------------------------------------------------------------------
@@ -183,8 +204,7 @@ def _gen_image(wl: Workload, rng: np.random.Generator) -> np.ndarray:
         shade = _smooth_2d(wl.height, wl.width, phase=0.17 * band)
         for r0 in range(0, wl.height, ROW_BAND):
             r1 = min(r0 + ROW_BAND, wl.height)
-            grain = rng.integers(-6, 7, size=(r1 - r0, wl.width),
-                                 dtype=np.int16)
+            grain = rng.integers(-6, 7, size=(r1 - r0, wl.width), dtype=np.int16)
             vals = np.rint(110.0 + 55.0 * shade[r0:r1]).astype(np.int16)
             out[band, r0:r1] = np.clip(vals + grain, 0, 255)
     return out
@@ -202,7 +222,8 @@ def generate(wl: Workload) -> np.ndarray:
     """Return the workload's data as a C-contiguous numpy array."""
     rng = np.random.default_rng(SEED)
     data = _GENERATORS[wl.kind](wl, rng)
-    assert data.shape == wl.shape and data.dtype == np.dtype(wl.dtype)
+    assert data.shape == wl.shape
+    assert data.dtype == np.dtype(wl.dtype)
     return np.ascontiguousarray(data)
 
 

@@ -64,4 +64,4 @@ class TilePlan:
         return f"{self.folder}/{self.filename(tile, group)}"
 
     def tile_transform(self, tile: Tile) -> Affine:
-        return self.transform * Affine.translation(tile.col_off, tile.row_off)
+        return self.transform @ Affine.translation(tile.col_off, tile.row_off)

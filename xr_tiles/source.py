@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import rioxarray  # noqa: F401  (registers the .rio accessor)
@@ -16,6 +16,7 @@ from rioxarray.exceptions import RioXarrayError
 from .errors import UnsupportedDTypeError, UnsupportedInputError
 from .options import DEFAULT_NUMPY_CHUNK, WriteOptions, check_nodata_fits
 
+SPATIAL_DIM_NAMES = (("x", "y"), ("lon", "lat"), ("longitude", "latitude"))
 # bool and float16 have no GeoTIFF sample format: they are widened losslessly.
 STORED_DTYPES = {np.dtype(bool): np.dtype("uint8"), np.dtype("float16"): np.dtype("float32")}
 GDAL_DTYPES = frozenset(
@@ -28,6 +29,9 @@ RESERVED_ATTRS = frozenset({
     "scale_factor", "add_offset", "units", "long_name", "_FillValue", "missing_value",
     "fill_value", "nodata", "grid_mapping", "coordinates", "transform", "crs", "spatial_ref",
 })
+
+
+Xarray = TypeVar("Xarray", xr.DataArray, xr.Dataset)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -80,7 +84,7 @@ def read_raster(obj: xr.DataArray | xr.Dataset, options: WriteOptions) -> Raster
     """Check ``obj`` and describe it as bands on one georeferenced grid."""
     if not isinstance(obj, xr.DataArray | xr.Dataset):
         raise UnsupportedInputError(f"expected an xarray DataArray or Dataset, got {type(obj)}")
-    y_dim, x_dim = _spatial_dims(obj)
+    obj, y_dim, x_dim = _with_spatial_dims(obj)
     variables = _variables(obj, y_dim, x_dim)
     transform = _transform(obj, y_dim, x_dim)
     crs = options.crs if options.crs is not None else obj.rio.crs
@@ -101,14 +105,20 @@ def read_raster(obj: xr.DataArray | xr.Dataset, options: WriteOptions) -> Raster
     )
 
 
-def _spatial_dims(obj: xr.DataArray | xr.Dataset) -> tuple[Hashable, Hashable]:
+def _with_spatial_dims(obj: Xarray) -> tuple[Xarray, Hashable, Hashable]:
+    """``obj`` with rioxarray told its spatial dims, and those dims (y, x)."""
     try:
-        return obj.rio.y_dim, obj.rio.x_dim
+        return obj, obj.rio.y_dim, obj.rio.x_dim
     except RioXarrayError:
-        raise UnsupportedInputError(
-            f"no spatial dimensions found among {tuple(obj.dims)}: name them x/y, lon/lat or "
-            "longitude/latitude, or call .rio.set_spatial_dims(x_dim=..., y_dim=...)"
-        ) from None
+        pass
+    # rioxarray knows x/y and longitude/latitude (and CF axis attributes); lon/lat is common too.
+    for x_dim, y_dim in SPATIAL_DIM_NAMES:
+        if {x_dim, y_dim} <= set(obj.dims):
+            return obj.rio.set_spatial_dims(x_dim=x_dim, y_dim=y_dim), y_dim, x_dim
+    raise UnsupportedInputError(
+        f"no spatial dimensions found among {tuple(obj.dims)}: name them x/y, lon/lat or "
+        "longitude/latitude, or call .rio.set_spatial_dims(x_dim=..., y_dim=...)"
+    )
 
 
 def _variables(
@@ -211,7 +221,9 @@ def _requested_chunks(chunks: Any, y_dim: Hashable, x_dim: Hashable) -> dict[Has
 def _bands_of(var: xr.DataArray, nodata: float | None) -> list[Band]:
     dtype = STORED_DTYPES.get(np.dtype(var.dtype), np.dtype(var.dtype))
     if nodata is None:
-        nodata = var.rio.nodata if var.rio.nodata is not None else var.rio.encoded_nodata
+        # rioxarray reports NaN as the nodata of data it decoded; the encoded value is the real one.
+        encoded = var.rio.encoded_nodata
+        nodata = encoded if encoded is not None else var.rio.nodata
     nodata = None if nodata is None else _as_number(nodata, dtype)
     check_nodata_fits(nodata, dtype)
     attrs = var.attrs
