@@ -10,9 +10,10 @@ import rioxarray
 import tifffile
 import xarray as xr
 from affine import Affine
-from conftest import expected_bands, make_raster, read_with_gdal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from conftest import expected_bands, make_raster, read_with_gdal
 
 INTEGER_DTYPES = ["int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64"]
 FLOAT_DTYPES = ["float32", "float64"]

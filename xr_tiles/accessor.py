@@ -37,6 +37,14 @@ class TilesAccessor:
         crs: Any = ..., mode: str = ..., compute: Literal[False],
     ) -> Delayed: ...
 
+    @overload
+    def to_vrt(
+        self, path: str | os.PathLike[str], *, codec: str = ..., level: float | None = ...,
+        predictor: bool | int | None = ..., scheduler: Any = ..., num_workers: int | None = ...,
+        chunks: Chunks | None = ..., blocksize: int = ..., nodata: float | None = ...,
+        crs: Any = ..., mode: str = ..., compute: bool = ...,
+    ) -> pathlib.Path | Delayed: ...
+
     def to_vrt(
         self,
         path: str | os.PathLike[str],

@@ -84,7 +84,9 @@ class LocalTarget:
             os.link(staged_vrt, self.vrt)
         except FileExistsError:
             shutil.rmtree(self.tiles)
-            raise OutputExistsError(f"{self.vrt} already exists; pass mode='w' to replace it")
+            raise OutputExistsError(
+                f"{self.vrt} already exists; pass mode='w' to replace it"
+            ) from None
 
     def _publish_replacing(self, staged_vrt: pathlib.Path, staged_tiles: pathlib.Path) -> None:
         # The old VRT goes first, so that it never points at the new tiles.

@@ -6,7 +6,6 @@ import pathlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import dask
 import dask.base
 from affine import Affine
 from dask.delayed import Delayed
@@ -53,7 +52,7 @@ def compute_write(
     """Run the write; on any failure or interrupt remove what it staged, then re-raise."""
     extra = {} if num_workers is None else {"num_workers": num_workers}
     try:
-        (path,) = dask.compute(delayed, scheduler=scheduler, **extra)
+        (path,) = dask.base.compute(delayed, scheduler=scheduler, **extra)
     except BaseException:
         target.abort()
         raise

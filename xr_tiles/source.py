@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import rioxarray  # noqa: F401  (registers the .rio accessor)
@@ -18,7 +18,7 @@ from .options import DEFAULT_NUMPY_CHUNK, WriteOptions, check_nodata_fits
 
 SPATIAL_DIM_NAMES = (("x", "y"), ("lon", "lat"), ("longitude", "latitude"))
 # bool and float16 have no GeoTIFF sample format: they are widened losslessly.
-STORED_DTYPES = {np.dtype(bool): np.dtype("uint8"), np.dtype("float16"): np.dtype("float32")}
+STORED_DTYPES: dict[np.dtype, np.dtype] = {np.dtype(bool): np.dtype("uint8"), np.dtype("float16"): np.dtype("float32")}
 GDAL_DTYPES = frozenset(
     np.dtype(name)
     for name in ("int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64",
@@ -31,7 +31,7 @@ RESERVED_ATTRS = frozenset({
 })
 
 
-Xarray = TypeVar("Xarray", xr.DataArray, xr.Dataset)
+Xarray = xr.DataArray | xr.Dataset
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -202,7 +202,7 @@ def _chunk_alike(
         else:
             sizes = dict(zip(lazy.dims, lazy.chunks or (), strict=True))
             target = {y_dim: sizes[y_dim], x_dim: sizes[x_dim]}
-    return [var.chunk({**target, **{dim: -1 for dim in var.dims[:-2]}}) for var in variables]
+    return [var.chunk({**target, **dict.fromkeys(var.dims[:-2], -1)}) for var in variables]
 
 
 def _requested_chunks(chunks: Any, y_dim: Hashable, x_dim: Hashable) -> dict[Hashable, Any]:

@@ -43,6 +43,15 @@ def to_vrt(
 ) -> Delayed: ...
 
 
+@overload
+def to_vrt(
+    obj: xr.DataArray | xr.Dataset, path: str | os.PathLike[str], *, codec: str = ...,
+    level: float | None = ..., predictor: bool | int | None = ..., scheduler: Any = ...,
+    num_workers: int | None = ..., chunks: Chunks | None = ..., blocksize: int = ...,
+    nodata: float | None = ..., crs: Any = ..., mode: str = ..., compute: bool = ...,
+) -> pathlib.Path | Delayed: ...
+
+
 def to_vrt(
     obj: xr.DataArray | xr.Dataset,
     path: str | os.PathLike[str],
