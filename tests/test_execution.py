@@ -14,20 +14,24 @@ import os
 import pathlib
 import pickle
 import threading
+import time
 import uuid
 from collections import Counter
 from typing import Any
 
 import dask
 import dask.array as da
+import dask.threaded
 import numpy as np
 import pytest
 import rasterio
+import rioxarray
 import xarray as xr
 from affine import Affine
-from conftest import expected_bands, make_raster, read_with_gdal
 from dask.core import get_dependencies
 from dask.delayed import Delayed
+
+from conftest import expected_bands, make_raster, read_with_gdal
 
 # --------------------------------------------------------------------------- helpers
 
@@ -55,7 +59,9 @@ def counted(array: xr.DataArray, log_dir: pathlib.Path) -> xr.DataArray:
     data = array.data
     assert isinstance(data, da.Array), "counted() needs a dask-backed array"
     logged = data.map_blocks(
-        _record_block, log_dir=str(log_dir), dtype=data.dtype,
+        _record_block,
+        log_dir=str(log_dir),
+        dtype=data.dtype,
         meta=np.empty((0,) * data.ndim, data.dtype),
     )
     return array.copy(data=logged)
@@ -92,7 +98,9 @@ def snapshot(vrt: pathlib.Path) -> tuple[str, dict[str, bytes]]:
 
 def assert_only_output(vrt: pathlib.Path) -> None:
     """Beside the VRT: the VRT and its tiles folder, nothing staged left behind."""
-    assert sorted(p.name for p in vrt.parent.iterdir()) == sorted([vrt.name, tiles_folder(vrt).name])
+    assert sorted(p.name for p in vrt.parent.iterdir()) == sorted(
+        [vrt.name, tiles_folder(vrt).name]
+    )
 
 
 def tile_names(rows: int, cols: int, row_digits: int, col_digits: int) -> list[str]:
@@ -125,7 +133,7 @@ def assert_tiles_follow_chunks(
         x0, x1 = col_offsets[col], col_offsets[col + 1]
         assert tile.values.shape == (values.shape[0], y_chunks[row], x_chunks[col]), name
         np.testing.assert_array_equal(tile.values, values[:, y0:y1, x0:x1], strict=True)
-        assert tile.transform == transform * Affine.translation(int(x0), int(y0)), name
+        assert tile.transform == transform @ Affine.translation(int(x0), int(y0)), name
         assert tile.crs == array.rio.crs
     back = read_with_gdal(vrt)
     np.testing.assert_array_equal(back.values, values, strict=True)
@@ -158,7 +166,9 @@ def test_every_input_block_is_computed_exactly_once(scheduler, tmp_path, vrt_pat
 
 def test_every_block_of_a_band_stack_is_computed_once(tmp_path, vrt_path):
     chunks = ((3,), (32, 32), (40, 40))
-    array = counted(make_raster((3, 64, 80), "uint16", chunks=band_chunks(chunks)), tmp_path / "log")
+    array = counted(
+        make_raster((3, 64, 80), "uint16", chunks=band_chunks(chunks)), tmp_path / "log"
+    )
     array.tiles.to_vrt(vrt_path)
     assert_each_block_once(tmp_path / "log", chunks)
     assert_tiles_follow_chunks(array, vrt_path, (32, 32), (40, 40))
@@ -167,7 +177,9 @@ def test_every_block_of_a_band_stack_is_computed_once(tmp_path, vrt_path):
 def test_band_chunks_are_merged_and_each_input_block_is_computed_once(tmp_path, vrt_path):
     """Bands split over chunks still give one file per (y, x) block holding all bands."""
     chunks = ((1, 1, 1), (32, 32), (40, 40))
-    array = counted(make_raster((3, 64, 80), "float32", chunks=band_chunks(chunks)), tmp_path / "log")
+    array = counted(
+        make_raster((3, 64, 80), "float32", chunks=band_chunks(chunks)), tmp_path / "log"
+    )
     array.tiles.to_vrt(vrt_path)
     assert_each_block_once(tmp_path / "log", chunks)
     assert_tiles_follow_chunks(array, vrt_path, (32, 32), (40, 40))
@@ -289,7 +301,13 @@ def test_the_graph_pickles_and_the_unpickled_graph_writes(tmp_path, vrt_path):
 
 
 def scheduler_input() -> xr.DataArray:
-    return make_raster((3, 64, 80), "uint16", chunks={"band": -1, "y": IRREGULAR[0], "x": IRREGULAR[1]}, nodata=0, seed=7)
+    return make_raster(
+        (3, 64, 80),
+        "uint16",
+        chunks={"band": -1, "y": IRREGULAR[0], "x": IRREGULAR[1]},
+        nodata=0,
+        seed=7,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -310,6 +328,8 @@ def reference_output(tmp_path_factory) -> tuple[str, dict[str, bytes]]:
         pytest.param("processes", 2, None, id="processes-2-workers"),
         pytest.param(None, None, "synchronous", id="config-synchronous"),
         pytest.param(None, 2, "threads", id="config-threads-2-workers"),
+        pytest.param(dask.threaded.get, None, None, id="get-function-threaded"),
+        pytest.param(dask.get, None, None, id="get-function-synchronous"),
     ],
 )
 def test_every_scheduler_writes_identical_files(
@@ -359,13 +379,14 @@ def test_explicit_scheduler_wins_over_the_configured_one(tmp_path, vrt_path):
 
 
 def test_processes_scheduler_computes_blocks_in_other_processes(tmp_path, vrt_path):
-    array = counted(make_raster((64, 80), chunks=(32, 40)), tmp_path / "log")
+    chunks = ((8,) * 8, (10,) * 8)
+    array = counted(make_raster((64, 80), chunks=chunks), tmp_path / "log")
     array.tiles.to_vrt(vrt_path, scheduler="processes", num_workers=1)
-    assert_each_block_once(tmp_path / "log", ((32, 32), (40, 40)))
+    assert_each_block_once(tmp_path / "log", chunks)
     pids = {r["pid"] for r in block_log(tmp_path / "log")}
-    assert len(pids) == 1
+    assert len(pids) == 1, "num_workers=1 should give one worker process"
     assert os.getpid() not in pids
-    assert_tiles_follow_chunks(array, vrt_path, (32, 32), (40, 40))
+    assert_tiles_follow_chunks(array, vrt_path, *chunks)
 
 
 def test_num_workers_is_passed_to_the_threaded_scheduler(tmp_path, vrt_path):
@@ -431,6 +452,13 @@ def test_distributed_client_writes_identical_files(cluster, reference_output, tm
         back = read_with_gdal(default)
         np.testing.assert_array_equal(back.values, expected_bands(array), strict=True)
 
+        # 4. scheduler="distributed" names the active Client.
+        named = tmp_path / "named" / "mosaic.vrt"
+        logged = counted(array, tmp_path / "log-named")
+        assert logged.tiles.to_vrt(named, scheduler="distributed") == named
+        assert {r["pid"] for r in block_log(tmp_path / "log-named")} <= worker_pids
+        assert snapshot(named) == (reference_text, reference_tiles)
+
 
 # --------------------------------------------------------------------------- compute=False
 
@@ -459,13 +487,89 @@ def test_compute_false_with_the_processes_scheduler(tmp_path, vrt_path):
 
 
 def test_compute_false_output_matches_an_eager_write(tmp_path):
-    array = make_raster((3, 64, 80), "uint16", chunks={"band": -1, "y": IRREGULAR[0], "x": IRREGULAR[1]}, nodata=0, seed=7)
+    array = make_raster(
+        (3, 64, 80),
+        "uint16",
+        chunks={"band": -1, "y": IRREGULAR[0], "x": IRREGULAR[1]},
+        nodata=0,
+        seed=7,
+    )
     eager = array.tiles.to_vrt(tmp_path / "eager" / "mosaic.vrt")
     lazy = array.tiles.to_vrt(tmp_path / "lazy" / "mosaic.vrt", compute=False).compute()
     assert snapshot(eager) == snapshot(lazy)
 
 
+def _fail_once_a_tile_is_staged(block: np.ndarray, folder: str, block_info: Any = None):
+    """Raise in the last block, but only after the write staged some tiles (waits for it)."""
+    if block_info[None]["chunk-location"] == (3, 2):
+        for _ in range(500):
+            if list(pathlib.Path(folder).glob(".mosaic_tiles.*.partial/*.tif")):
+                raise ZeroDivisionError("block (3, 2) failed")
+            time.sleep(0.02)
+    return block
+
+
+def test_a_failed_lazy_write_leaves_nothing_visible_and_the_next_write_cleans_up(vrt_path):
+    array = make_raster((64, 80), chunks=(20, 30))
+    failing = array.copy(
+        data=array.data.map_blocks(
+            _fail_once_a_tile_is_staged,
+            folder=str(vrt_path.parent),
+            dtype=array.dtype,
+            meta=np.empty((0, 0), array.dtype),
+        )
+    )
+    delayed = failing.tiles.to_vrt(vrt_path, compute=False)
+    with pytest.raises(ZeroDivisionError, match=r"block \(3, 2\) failed"):
+        delayed.compute(scheduler="threads", num_workers=2)
+    assert not vrt_path.exists()
+    assert not tiles_folder(vrt_path).exists()
+    # What the failed compute staged is hidden, and the next write to the path removes it.
+    assert all(p.name.startswith(".") for p in vrt_path.parent.iterdir())
+    assert array.tiles.to_vrt(vrt_path) == vrt_path
+    assert_tiles_follow_chunks(array, vrt_path, (20, 20, 20, 4), (30, 30, 20))
+
+
 # --------------------------------------------------------------------------- inputs and chunks
+
+
+@pytest.mark.parametrize(
+    ("open_chunks", "option", "scheduler", "y_chunks", "x_chunks"),
+    [
+        pytest.param(None, 32, "processes", (32, 32), (32, 32, 16), id="lazy-file-processes"),
+        pytest.param(None, None, "threads", (64,), (80,), id="lazy-file-default-chunks"),
+        pytest.param(
+            {"y": 32, "x": 40}, None, "threads", (32, 32), (40, 40), id="dask-file-chunks"
+        ),
+    ],
+)
+def test_file_backed_input_writes_one_tile_per_chunk(
+    open_chunks, option, scheduler, y_chunks, x_chunks, tmp_path, vrt_path
+):
+    source = tmp_path / "source.tif"
+    make_raster((3, 64, 80), "int16").rio.to_raster(
+        source, tiled=True, blockxsize=16, blockysize=16
+    )
+    with rioxarray.open_rasterio(source, chunks=open_chunks) as array:
+        assert array.tiles.to_vrt(vrt_path, chunks=option, scheduler=scheduler) == vrt_path
+        assert_tiles_follow_chunks(array, vrt_path, y_chunks, x_chunks)
+
+
+def test_dataset_tiles_follow_the_first_chunked_variable(tmp_path, vrt_path):
+    """Variables chunked differently are rechunked alike; each input block computed once."""
+    b_chunks, c_chunks = ((16,) * 4, (40, 40)), ((32, 32), (20,) * 4)
+    dataset = xr.Dataset(
+        {
+            "a": make_raster((64, 80)),
+            "b": counted(make_raster((64, 80), chunks=b_chunks, seed=1), tmp_path / "log-b"),
+            "c": counted(make_raster((64, 80), chunks=c_chunks, seed=2), tmp_path / "log-c"),
+        }
+    )
+    dataset.tiles.to_vrt(vrt_path)
+    assert_each_block_once(tmp_path / "log-b", b_chunks)
+    assert_each_block_once(tmp_path / "log-c", c_chunks)
+    stacked = xr.concat([dataset[v] for v in "abc"], dim="band")
+    assert_tiles_follow_chunks(stacked, vrt_path, *b_chunks)
 
 
 @pytest.mark.parametrize(
@@ -476,12 +580,20 @@ def test_compute_false_output_matches_an_eager_write(tmp_path):
         pytest.param((64, 80), "int16", (16, 16), (16,) * 4, (16,) * 5, id="dask-regular"),
         pytest.param((64, 80), "float32", IRREGULAR, *IRREGULAR, id="dask-irregular"),
         pytest.param(
-            (64, 80), "uint16", (13, 17), (13, 13, 13, 13, 12), (17, 17, 17, 17, 12),
+            (64, 80),
+            "uint16",
+            (13, 17),
+            (13, 13, 13, 13, 12),
+            (17, 17, 17, 17, 12),
             id="not-multiples-of-16",
         ),
         pytest.param((64, 80), "float64", (-1, -1), (64,), (80,), id="single-chunk"),
         pytest.param(
-            (2, 48, 40), "int32", {"band": 1, "y": 20, "x": 15}, (20, 20, 8), (15, 15, 10),
+            (2, 48, 40),
+            "int32",
+            {"band": 1, "y": 20, "x": 15},
+            (20, 20, 8),
+            (15, 15, 10),
             id="bands-split-over-chunks",
         ),
     ],

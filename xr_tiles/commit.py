@@ -13,6 +13,10 @@ from .errors import OutputExistsError
 
 PARTIAL = "partial"
 TRASH = "trash"
+DELETING = "deleting"
+WRITE_ID_LENGTH = 12
+# Matches only a write id, so that the staging of "a_tiles.2.vrt" is not taken for ours.
+WRITE_ID_GLOB = "[0-9a-f]" * WRITE_ID_LENGTH
 
 
 @dataclass(frozen=True)
@@ -26,7 +30,7 @@ class LocalTarget:
     """
 
     vrt: pathlib.Path
-    write_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    write_id: str = field(default_factory=lambda: uuid.uuid4().hex[:WRITE_ID_LENGTH])
 
     @property
     def tiles_folder(self) -> str:
@@ -71,9 +75,16 @@ class LocalTarget:
         return self.vrt
 
     def abort(self) -> None:
-        """Remove everything this write staged or moved aside."""
-        for path in (self._staged(self.vrt), self._staged(self.tiles),
-                     self._trashed(self.vrt), self._trashed(self.tiles)):
+        """Remove everything this write staged or moved aside.
+
+        Tile tasks of a failed write may still run (dask does not wait for them): the
+        staging folder is renamed before it is removed, so that they can no longer
+        create files in it.
+        """
+        deleting = self.tiles.with_name(f".{self.tiles.name}.{self.write_id}.{DELETING}")
+        if _move(self._staged(self.tiles), deleting):
+            _remove(deleting)
+        for path in (self._staged(self.vrt), self._trashed(self.vrt), self._trashed(self.tiles)):
             _remove(path)
 
     def _publish_new(self, staged_vrt: pathlib.Path, staged_tiles: pathlib.Path) -> None:
@@ -112,8 +123,8 @@ class LocalTarget:
         return [
             path
             for name in names
-            for suffix in (PARTIAL, TRASH)
-            for path in self.vrt.parent.glob(f".{glob.escape(name)}.*.{suffix}")
+            for suffix in (PARTIAL, TRASH, DELETING)
+            for path in self.vrt.parent.glob(f".{glob.escape(name)}.{WRITE_ID_GLOB}.{suffix}")
         ]
 
 

@@ -23,12 +23,17 @@ TileRecord = tuple[int, int, int, int]  # group, row, col, bytes written
 
 
 def write_graph(
-    raster: Raster, plan: TilePlan, specs: Sequence[TileSpec], target: LocalTarget, mode: str
+    raster: Raster, plan: TilePlan, specs: Sequence[TileSpec], target: LocalTarget, mode: str,
+    *, prepared: bool,
 ) -> Delayed:
-    """A Delayed that writes every tile, then publishes the VRT and returns its path."""
+    """A Delayed that writes every tile, then publishes the VRT and returns its path.
+
+    ``prepared``: the caller already ran ``target.prepare()``; otherwise (a lazy write)
+    the graph's first task does.
+    """
     prefix = f"xr-tiles-{target.write_id}"
     prepare, tile_name, commit = f"{prefix}-prepare", f"{prefix}-tile", f"{prefix}-commit"
-    layer: dict[Any, Any] = {prepare: (target.prepare,)}
+    layer: dict[Any, Any] = {prepare: None if prepared else (target.prepare,)}
     for group, (band_group, spec) in enumerate(zip(raster.groups, specs, strict=True)):
         for tile in plan.tiles():
             blocks = [_block_key(array, tile.row, tile.col) for array in band_group.arrays]
@@ -49,9 +54,15 @@ def write_graph(
 def compute_write(
     delayed: Delayed, target: LocalTarget, scheduler: Any, num_workers: int | None
 ) -> pathlib.Path:
-    """Run the write; on any failure or interrupt remove what it staged, then re-raise."""
+    """Run the write; on any failure or interrupt remove what it staged, then re-raise.
+
+    ``delayed`` must come from ``write_graph(..., prepared=True)``.
+    """
     extra = {} if num_workers is None else {"num_workers": num_workers}
     try:
+        # Prepared here, not in the graph: a failure elsewhere in the graph could
+        # otherwise let the prepare task create the staging folder after the abort.
+        target.prepare()
         (path,) = dask.base.compute(delayed, scheduler=scheduler, **extra)
     except BaseException:
         target.abort()

@@ -86,7 +86,7 @@ def to_vrt(
         folder=target.tiles_folder,
         group_suffixes=_group_suffixes(len(raster.groups)),
     )
-    delayed = write_graph(raster, plan, specs, target, options.mode)
+    delayed = write_graph(raster, plan, specs, target, options.mode, prepared=compute)
     if not compute:
         return delayed
     return compute_write(delayed, target, scheduler, num_workers)
