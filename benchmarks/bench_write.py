@@ -2,8 +2,8 @@
 
 Run from the repository root with the project's venv (Python 3.11)::
 
-    .venv/bin/python benchmarks/bench_write.py --quick        # smoke, ~1 min
-    .venv/bin/python benchmarks/bench_write.py                # 5 rounds, all
+    .venv/bin/python benchmarks/bench_write.py --quick    # smoke, a few minutes
+    .venv/bin/python benchmarks/bench_write.py            # 5 rounds, all (long)
     .venv/bin/python benchmarks/bench_write.py --rounds 7 \\
         --workloads random-f32 --contenders xr_tiles-threads,xarray-spatial
 
@@ -24,9 +24,12 @@ For each workload the contenders run round by round (round 1: every
 contender once, round 2: every contender again, ...), with the contender
 order rotated each round so no one always runs first or right after a big
 write.  Outputs go to a temp directory (``--tmpdir``, default the system
-temp dir) and are deleted, followed by ``sync``, between runs.  In the first
-round every container output is read back with rasterio and compared with
-the data (``--verify``).
+temp dir) and are deleted, followed by ``sync``, between runs.  Before each
+run the driver waits (``--idle-wait``, default up to 60 s) until the CPUs
+are quiet, and every run records how much CPU other processes used during
+its write ("other CPU"); a run where that exceeds ``--noisy`` (25%) is
+discarded and repeated, up to ``--retries`` (2) times.  In the first round every VRT/GeoTIFF output is
+read back with rasterio and compared with the data (``--verify``).
 
 The tables give medians over the rounds; ``ratio`` is a contender's median
 time over xr_tiles-threads' median time (lower is faster).  Results are also
@@ -61,6 +64,7 @@ XRSPATIAL_VERSION = "0.10.20"
 XRSPATIAL_REQUIREMENTS = [f"xarray-spatial[geotiff]=={XRSPATIAL_VERSION}", "dask[array]"]
 XRSPATIAL_PYENV = "3.12.1"
 WORKER_TIMEOUT_S = 1800
+SOURCE_KEY = "xr_tiles sources sha1"
 QUIET_THRESHOLD = 0.15  # machine CPU busy fraction regarded as "quiet"
 TARGET_WORKLOAD = "random-f32"
 TARGETS = [  # (numerator, denominator, maximum ratio of median times)
@@ -126,10 +130,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument(
         "--idle-wait",
         type=float,
-        default=120.0,
+        default=60.0,
         metavar="SECONDS",
         help="before each run, wait up to this long for other processes "
-        f"to leave the CPUs (< {QUIET_THRESHOLD:.0%} busy); 0 disables",
+        f"to leave the CPUs (< {QUIET_THRESHOLD:.0%}% busy); 0 disables",
+    )
+    ap.add_argument(
+        "--noisy",
+        type=float,
+        default=0.25,
+        metavar="FRACTION",
+        help="a run during which other processes used more than this share of the CPUs "
+        "is repeated (default 0.25)",
+    )
+    ap.add_argument(
+        "--retries", type=int, default=2, help="how often a noisy run is repeated (default 2)"
     )
     ap.add_argument(
         "--xrspatial-venv",
@@ -214,18 +229,8 @@ def wait_until_quiet(max_wait: float) -> float:
 
 def run_worker(python: Path, contender: str, wl: Workload, quick: bool, outdir: str) -> dict:
     """Run one timed write in a fresh process; return its JSON result."""
-    cmd = [
-        str(python),
-        str(WORKER),
-        "--contender",
-        contender,
-        "--workload",
-        wl.name,
-        "--outdir",
-        outdir,
-    ]
-    if quick:
-        cmd.append("--quick")
+    cmd = [str(python), str(WORKER), "--contender", contender, "--workload", wl.name]
+    cmd += ["--outdir", outdir, *(["--quick"] if quick else [])]
     try:
         proc = subprocess.run(
             cmd,
@@ -316,6 +321,39 @@ def _indent(text: str) -> str:
     return "\n".join("      | " + line for line in text.rstrip().splitlines())
 
 
+def measured_run(
+    contender: str,
+    wl: Workload,
+    rnd: int,
+    ctx: dict,
+    data: np.ndarray | None,
+) -> list[dict]:
+    """One round's run of one contender, repeated while other load spoiled it.
+
+    A run during which other processes kept more than ``--noisy`` of the CPUs
+    busy is marked ``discarded`` and repeated, at most ``--retries`` times.
+    Returns every attempt, the kept one last.
+    """
+    args = ctx["args"]
+    attempts = []
+    for attempt in range(args.retries + 1):
+        res = timed_run(ctx["pythons"][contender], contender, wl, args, ctx["base"], data)
+        res.update(contender=contender, workload=wl.name, round=rnd + 1)
+        if ctx["digest"] and res.get("data_checksum") not in (None, ctx["digest"]):
+            res["verified"] = (
+                f"MISMATCH: worker generated different data "
+                f"({res['data_checksum']} != {ctx['digest']})"
+            )
+        _progress(rnd, args.rounds, wl, contender, res)
+        attempts.append(res)
+        noisy = "error" not in res and res["background_cpu"] > args.noisy
+        if not noisy or attempt == args.retries:
+            return attempts
+        res["discarded"] = True
+        print(f"{'':37}(other processes busy: repeating this run)", flush=True)
+    return attempts
+
+
 def bench_workload(
     wl: Workload,
     contenders: list[str],
@@ -324,9 +362,9 @@ def bench_workload(
     base: str,
 ) -> list[dict]:
     """All rounds of one workload; a contender that fails is dropped for the rest."""
-    need_data = args.verify != "none"
-    data = generate(wl) if need_data else None
+    data = generate(wl) if args.verify != "none" else None
     digest = checksum(data) if data is not None else None
+    ctx = {"args": args, "pythons": pythons, "base": base, "digest": digest}
     results: list[dict] = []
     failed: set[str] = set()
     for rnd in range(args.rounds):
@@ -334,19 +372,10 @@ def bench_workload(
         for contender in rotated(contenders, rnd):
             if contender in failed:
                 continue
-            res = timed_run(
-                pythons[contender], contender, wl, args, base, data if verify_now else None
-            )
-            res.update(contender=contender, workload=wl.name, round=rnd + 1)
-            if digest and res.get("data_checksum") not in (None, digest):
-                res["verified"] = (
-                    f"MISMATCH: worker generated different data "
-                    f"({res['data_checksum']} != {digest})"
-                )
-            _progress(rnd, args.rounds, wl, contender, res)
-            if "error" in res:
+            attempts = measured_run(contender, wl, rnd, ctx, data if verify_now else None)
+            if "error" in attempts[-1]:
                 failed.add(contender)
-            results.append(res)
+            results += attempts
     return results
 
 
@@ -357,7 +386,8 @@ def bench_workload(
 
 def summarise(wl: Workload, contenders: list[str], results: list[dict]) -> list[dict]:
     """One row per contender: medians over its successful rounds."""
-    ok = {c: [r for r in results if r["contender"] == c and "error" not in r] for c in contenders}
+    kept = [r for r in results if "error" not in r and not r.get("discarded")]
+    ok = {c: [r for r in kept if r["contender"] == c] for c in contenders}
     ref = ok.get(REFERENCE)
     ref_median = statistics.median(r["seconds"] for r in ref) if ref else None
     rows = []
@@ -399,7 +429,7 @@ def paired_ratio(results: list[dict], num: str, den: str) -> float | None:
     """Median over rounds of num/den time within the same round."""
     by_round: dict[int, dict[str, float]] = {}
     for r in results:
-        if "error" not in r:
+        if "error" not in r and not r.get("discarded"):
             by_round.setdefault(r["round"], {})[r["contender"]] = r["seconds"]
     ratios = [t[num] / t[den] for t in by_round.values() if num in t and den in t]
     return statistics.median(ratios) if ratios else None
@@ -503,6 +533,13 @@ def environment(base: str, results: list[dict]) -> dict:
     for r in results:
         if "versions" in r and r["contender"] not in versions:
             versions[r["contender"]] = {"python": r["python"], **r["versions"]}
+    sources = {r["versions"].get(SOURCE_KEY) for r in results if "versions" in r} - {None}
+    head = subprocess.run(
+        ["git", "-C", str(BENCH_DIR), "describe", "--always", "--dirty"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
     return {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "cpu": cpu,
@@ -512,6 +549,8 @@ def environment(base: str, results: list[dict]) -> dict:
         "tmpdir": base,
         "tmp_filesystem": " ".join(fs_line[:2]) if fs_line else "?",
         "versions": versions,
+        "git": head or "?",
+        "xr_tiles_sources_seen": sorted(sources),
     }
 
 
@@ -547,6 +586,12 @@ def write_reports(path: Path, args: argparse.Namespace, env: dict, sections: lis
     ]
     for name, vers in env["versions"].items():
         md.append(f"- {name}: " + ", ".join(f"{k} {v}" for k, v in vers.items()))
+    md.append(f"- repository: git {env['git']}")
+    if len(env["xr_tiles_sources_seen"]) > 1:
+        md.append(
+            "- **warning: the xr_tiles sources changed during the run** "
+            f"({', '.join(env['xr_tiles_sources_seen'])}); rounds are not comparable"
+        )
     md.append("")
     for sec in sections:
         md += [f"## {sec['heading']}", "", markdown_table(sec["rows"]), ""]
@@ -595,6 +640,9 @@ def main(argv: list[str] | None = None) -> int:
             results = bench_workload(wl, args.contenders, pythons, args, base)
             rows = summarise(wl, args.contenders, results)
             targets = target_lines(wl, rows, results)
+            discarded = sum(1 for r in results if r.get("discarded"))
+            if discarded:
+                targets.append(f"{discarded} run(s) discarded as noisy and repeated")
             print("\n" + text_table(rows))
             for line in targets:
                 print("  " + line)

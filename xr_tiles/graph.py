@@ -14,8 +14,8 @@ from rasterio.crs import CRS
 
 from .commit import LocalTarget
 from .encode import TileSpec, encode_tile
-from .errors import InvalidOptionError
 from .plan import TilePlan
+from .scheduling import compute_options
 from .source import Band, Raster
 from .vrt import vrt_xml
 
@@ -52,39 +52,23 @@ def write_graph(
 
 
 def compute_write(
-    delayed: Delayed, target: LocalTarget, scheduler: Any, num_workers: int | None
+    delayed: Delayed, target: LocalTarget, scheduler: Any, num_workers: int | None,
+    plan: TilePlan,
 ) -> pathlib.Path:
     """Run the write; on any failure or interrupt remove what it staged, then re-raise.
 
     ``delayed`` must come from ``write_graph(..., prepared=True)``.
     """
-    extra = {} if num_workers is None else {"num_workers": num_workers}
+    options = compute_options(scheduler, num_workers, plan, delayed)
     try:
         # Prepared here, not in the graph: a failure elsewhere in the graph could
         # otherwise let the prepare task create the staging folder after the abort.
         target.prepare()
-        (path,) = dask.base.compute(delayed, scheduler=scheduler, **extra)
+        (path,) = dask.base.compute(delayed, **options)
     except BaseException:
         target.abort()
         raise
     return path  # type: ignore[no-any-return]
-
-
-def check_scheduler(scheduler: Any, num_workers: int | None) -> None:
-    """Refuse an unknown scheduler before anything is written; dask resolves the rest."""
-    if num_workers is not None and (
-        isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 1
-    ):
-        raise InvalidOptionError(f"num_workers must be a positive int or None, got {num_workers!r}")
-    if scheduler is None or not isinstance(scheduler, str):
-        return
-    try:
-        dask.base.get_scheduler(scheduler=scheduler)
-    except ValueError as error:
-        raise InvalidOptionError(
-            "scheduler must be None, 'threads', 'synchronous', 'processes', a "
-            f"distributed Client or a get function; got {scheduler!r} ({error})"
-        ) from None
 
 
 def _block_key(array: Any, row: int, col: int) -> tuple[Any, ...]:

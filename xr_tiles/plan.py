@@ -56,7 +56,7 @@ class TilePlan:
 
     def filename(self, tile: Tile, group: int = 0) -> str:
         """Zero-padded so that files sort in raster order."""
-        rows, cols = (len(str(n - 1)) for n in self.shape)
+        rows, cols = len(str(len(self.y_chunks) - 1)), len(str(len(self.x_chunks) - 1))
         return f"r{tile.row:0{rows}d}_c{tile.col:0{cols}d}{self.group_suffixes[group]}.tif"
 
     def source_path(self, tile: Tile, group: int = 0) -> str:
@@ -64,4 +64,8 @@ class TilePlan:
         return f"{self.folder}/{self.filename(tile, group)}"
 
     def tile_transform(self, tile: Tile) -> Affine:
-        return self.transform @ Affine.translation(tile.col_off, tile.row_off)
+        """``transform @ Affine.translation(col_off, row_off)``, without the matrix product
+        (affine's operators cost microseconds, and a write may have many tiles)."""
+        a, b, c, d, e, f = self.transform[:6]
+        x, y = tile.col_off, tile.row_off
+        return Affine(a, b, a * x + b * y + c, d, e, d * x + e * y + f)

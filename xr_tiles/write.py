@@ -12,7 +12,7 @@ from dask.delayed import Delayed
 from .commit import LocalTarget
 from .encode import TileSpec
 from .geotags import geotiff_tags
-from .graph import check_scheduler, compute_write, write_graph
+from .graph import compute_write, write_graph
 from .options import (
     Chunks,
     WriteOptions,
@@ -22,6 +22,7 @@ from .options import (
     parse_path,
 )
 from .plan import TilePlan
+from .scheduling import check_scheduler
 from .source import BandGroup, Raster, read_raster
 
 
@@ -89,7 +90,7 @@ def to_vrt(
     delayed = write_graph(raster, plan, specs, target, options.mode, prepared=compute)
     if not compute:
         return delayed
-    return compute_write(delayed, target, scheduler, num_workers)
+    return compute_write(delayed, target, scheduler, num_workers, plan)
 
 
 def _tile_spec(group: BandGroup, raster: Raster, options: WriteOptions) -> TileSpec:
