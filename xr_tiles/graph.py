@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pathlib
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import dask.base
@@ -22,6 +23,35 @@ from .vrt import vrt_xml
 TileRecord = tuple[int, int, int, int]  # group, row, col, bytes written
 
 
+@dataclass(frozen=True)
+class TileJob:
+    """What one tile task needs besides its blocks.
+
+    One object rather than loose arguments: dask walks tuples and lists in a task looking
+    for keys, which costs the scheduler time per tile.
+    """
+
+    target: LocalTarget
+    spec: TileSpec
+    filename: str
+    transform: Affine
+    index: tuple[int, int, int]  # group, row, col
+
+
+@dataclass(frozen=True)
+class CommitJob:
+    """What the final task needs to write the VRT and publish the write."""
+
+    target: LocalTarget
+    mode: str
+    plan: TilePlan
+    bands: Sequence[Band]
+    band_order: Sequence[tuple[int, int]]
+    specs: Sequence[TileSpec]
+    crs: CRS | None
+    metadata: Mapping[str, str]
+
+
 def write_graph(
     raster: Raster, plan: TilePlan, specs: Sequence[TileSpec], target: LocalTarget, mode: str,
     *, prepared: bool,
@@ -29,23 +59,27 @@ def write_graph(
     """A Delayed that writes every tile, then publishes the VRT and returns its path.
 
     ``prepared``: the caller already ran ``target.prepare()``; otherwise (a lazy write)
-    the graph's first task does.
+    the graph's first task does, and every tile task waits for it.
     """
     prefix = f"xr-tiles-{target.write_id}"
     prepare, tile_name, commit = f"{prefix}-prepare", f"{prefix}-tile", f"{prefix}-commit"
-    layer: dict[Any, Any] = {prepare: None if prepared else (target.prepare,)}
+    layer: dict[Any, Any] = {} if prepared else {prepare: (target.prepare,)}
+    after_prepare = () if prepared else (prepare,)
+    records = []
     for group, (band_group, spec) in enumerate(zip(raster.groups, specs, strict=True)):
         for tile in plan.tiles():
-            blocks = [_block_key(array, tile.row, tile.col) for array in band_group.arrays]
-            layer[(tile_name, group, tile.row, tile.col)] = (
-                _write_tile, prepare, target, spec, plan.filename(tile, group),
-                plan.tile_transform(tile), blocks, (group, tile.row, tile.col),
+            job = TileJob(
+                target, spec, plan.filename(tile, group), plan.tile_transform(tile),
+                (group, tile.row, tile.col),
             )
-    records = [key for key in layer if isinstance(key, tuple)]
-    layer[commit] = (
-        _commit, records, target, mode, plan, raster.bands, raster.band_order, specs,
-        raster.crs, raster.metadata,
+            blocks = [_block_key(array, tile.row, tile.col) for array in band_group.arrays]
+            key = (tile_name, group, tile.row, tile.col)
+            layer[key] = (_write_tile, job, blocks, *after_prepare)
+            records.append(key)
+    commit_job = CommitJob(
+        target, mode, plan, raster.bands, raster.band_order, specs, raster.crs, raster.metadata
     )
+    layer[commit] = (_commit, commit_job, records)
     arrays = [array for band_group in raster.groups for array in band_group.arrays]
     graph = HighLevelGraph.from_collections(prefix, layer, dependencies=arrays)
     return Delayed(commit, graph, layer=prefix)
@@ -76,18 +110,14 @@ def _block_key(array: Any, row: int, col: int) -> tuple[Any, ...]:
     return (array.name, *([0] * (array.ndim - 2)), row, col)
 
 
-def _write_tile(
-    _prepared: None, target: LocalTarget, spec: TileSpec, filename: str, transform: Affine,
-    blocks: list[Any], index: tuple[int, int, int],
-) -> TileRecord:
-    size = target.put_tile(filename, encode_tile(blocks, spec, transform))
-    return (*index, size)
+def _write_tile(job: TileJob, blocks: list[Any], _prepared: None = None) -> TileRecord:
+    size = job.target.put_tile(job.filename, encode_tile(blocks, job.spec, job.transform))
+    return (*job.index, size)
 
 
-def _commit(
-    records: list[TileRecord], target: LocalTarget, mode: str, plan: TilePlan,
-    bands: Sequence[Band], band_order: Sequence[tuple[int, int]], specs: Sequence[TileSpec],
-    crs: CRS | None, metadata: Mapping[str, str],
-) -> pathlib.Path:
-    text = vrt_xml(plan, bands, band_order, specs, crs, metadata, list(plan.tiles()))
-    return target.publish(text, mode)
+def _commit(job: CommitJob, records: list[TileRecord]) -> pathlib.Path:
+    text = vrt_xml(
+        job.plan, job.bands, job.band_order, job.specs, job.crs, job.metadata,
+        list(job.plan.tiles()),
+    )
+    return job.target.publish(text, job.mode)
