@@ -277,6 +277,14 @@ def test_xml_special_characters_round_trip(vrt_path):
     assert back.tags["note"] == "<&>"
 
 
+def test_vrt_name_with_xml_special_characters_round_trips(tmp_path):
+    array = make_raster((40, 40), "int16", chunks=16)
+    vrt = tmp_path / "a&b <c>'d\".vrt"
+    array.tiles.to_vrt(vrt)
+    assert (tmp_path / "a&b <c>'d\"_tiles" / "r0_c0.tif").exists()
+    np.testing.assert_array_equal(read_with_gdal(vrt).values, expected_bands(array), strict=True)
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     height=st.integers(1, 40),

@@ -61,6 +61,7 @@ def encode_tile(blocks: list[Any], spec: TileSpec, transform: Any) -> bytes:
         extratags=spec.geotags.for_tile(transform),
         metadata=None,
         software=False,
+        maxworkers=1,  # tiles are written in parallel by dask: no threads within a tile
         **layout,
     )
     return buffer.getvalue()
