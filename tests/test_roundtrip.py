@@ -56,6 +56,28 @@ def test_webp_without_level_is_lossless(vrt_path):
     assert_same_raster(array, array.tiles.to_vrt(vrt_path, codec="WebP"))
 
 
+@pytest.mark.parametrize(
+    ("codec", "level", "other"),
+    [("zstd", 3, 19), ("deflate", 6, 1), ("lzma", 6, 0), ("jpeg", 75, 30)],
+)
+def test_level_none_is_the_documented_default(codec, level, other, tmp_path):
+    raster = make_raster((3, 48, 48), "uint8")
+    y, x = np.mgrid[0:48, 0:48]
+    smooth = (np.sin(x / 5.0) * np.cos(y / 7.0) * 100 + 120).astype("uint8")
+    array = raster.copy(data=np.stack([smooth, smooth.T, smooth // 2]))
+
+    def tiles(**level_option):
+        vrt = tmp_path / f"{level_option}.vrt"
+        array.tiles.to_vrt(vrt, codec=codec, chunks=32, **level_option)
+        folder = vrt.with_name(f"{vrt.stem}_tiles")
+        return {path.name: path.read_bytes() for path in sorted(folder.iterdir())}
+
+    default = tiles()
+    assert len(default) == 4
+    assert default == tiles(level=level)
+    assert default != tiles(level=other)
+
+
 @pytest.mark.parametrize("bands", [pytest.param(1, id="gray"), pytest.param(3, id="rgb")])
 def test_jpeg_is_close_to_the_input(bands, vrt_path):
     y, x = np.mgrid[0:48, 0:64]

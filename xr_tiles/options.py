@@ -78,8 +78,9 @@ def parse_codec(codec: str) -> Codec:
 
 
 def parse_level(level: float | None, codec: Codec) -> float | None:
+    """The level to encode with: ``level``, checked, or the codec's default."""
     if level is None:
-        return None
+        return codec.default_level
     if codec.level_range is None:
         raise InvalidOptionError(f"codec {codec.name!r} takes no level; pass level=None")
     low, high = codec.level_range
