@@ -45,19 +45,34 @@ def compute_options(
 ) -> dict[str, Any]:
     """Keyword arguments for ``dask.compute`` of ``collection`` (a write of ``plan``)."""
     options: dict[str, Any] = {"scheduler": scheduler}
-    if num_workers is not None:
-        options["num_workers"] = num_workers
     get = dask.base.get_scheduler(scheduler=scheduler, collections=[collection])
+    workers = num_workers or dask.config.get("num_workers", None)
+    if workers is None and get is dask.threaded.get:
+        workers = thread_count(plan, dask.system.CPU_COUNT)
+    if workers is not None:
+        options["num_workers"] = workers
     local_pool = get is dask.threaded.get or get is dask.multiprocessing.get
     if local_pool and dask.config.get("chunksize", None) is None:
-        workers = num_workers or dask.config.get("num_workers", None) or dask.system.CPU_COUNT
-        options["chunksize"] = dispatch_batch(plan, workers)
+        options["chunksize"] = dispatch_batch(plan, workers or dask.system.CPU_COUNT)
     return options
+
+
+def thread_count(plan: TilePlan, cores: int) -> int:
+    """Threads for a write nobody sized: one more than cores where tiles are small.
+
+    Small tiles spend much of their time creating and writing files, waits during which
+    an extra thread keeps the cores encoding; large tiles are all codec work.
+    """
+    return cores + 1 if _tile_pixels(plan) < BATCH_PIXELS else cores
 
 
 def dispatch_batch(plan: TilePlan, workers: int) -> int:
     """How many ready tasks dask's local scheduler hands a worker at once."""
-    tile_pixels = max(1, plan.height * plan.width // len(plan))
-    by_size = BATCH_PIXELS // tile_pixels
+    by_size = BATCH_PIXELS // _tile_pixels(plan)
     by_count = len(plan) // (MIN_BATCHES_PER_WORKER * workers)
     return max(1, min(MAX_BATCH, by_size, by_count))
+
+
+def _tile_pixels(plan: TilePlan) -> int:
+    """The mean number of pixels of a tile."""
+    return max(1, plan.height * plan.width // len(plan))
