@@ -12,7 +12,7 @@ workload's chunks.  Generation is never timed.
 from __future__ import annotations
 
 import zlib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
@@ -70,6 +70,24 @@ class Workload:
         return asdict(self)
 
 
+# The issue's target workload: xarray-spatial's own VRT microbenchmark, called as it
+# is there, to_geotiff(da, "x.vrt", compression="zstd"), i.e. its default level 6 and no
+# predictor; every contender matches that.
+RANDOM_F32 = Workload(
+    name="random-f32",
+    description="4096x4096 float32 uniform random, 256 chunks "
+    "(xarray-spatial's own VRT microbenchmark, its defaults: no predictor)",
+    kind="random",
+    dtype="float32",
+    bands=0,
+    height=4096,
+    width=4096,
+    chunk=256,
+    codec="zstd",
+    level=6,
+    predictor=1,
+)
+
 # zstd/deflate level 6 everywhere: it is xarray-spatial's default for both
 # codecs and GDAL's default ZLEVEL (GDAL's own ZSTD_LEVEL default is 9, so the
 # GDAL contender is told 6 explicitly).  Apart from random-f32 (xarray-spatial's
@@ -78,35 +96,12 @@ class Workload:
 WORKLOADS: dict[str, Workload] = {
     w.name: w
     for w in [
-        # The issue's target workload: xarray-spatial's own VRT microbenchmark,
-        # called as it is there, to_geotiff(da, "x.vrt", compression="zstd"),
-        # i.e. its default level 6 and no predictor; every contender matches that.
-        Workload(
-            name="random-f32",
-            description="4096x4096 float32 uniform random, 256 chunks "
-            "(xarray-spatial's own VRT microbenchmark, its defaults: no predictor)",
-            kind="random",
-            dtype="float32",
-            bands=0,
-            height=4096,
-            width=4096,
-            chunk=256,
-            codec="zstd",
-            level=6,
-            predictor=1,
-        ),
+        RANDOM_F32,
         # The same data with the floating-point predictor (xr_tiles' default for floats).
-        Workload(
+        replace(
+            RANDOM_F32,
             name="random-f32-fp",
             description="4096x4096 float32 uniform random, 256 chunks, floating-point predictor",
-            kind="random",
-            dtype="float32",
-            bands=0,
-            height=4096,
-            width=4096,
-            chunk=256,
-            codec="zstd",
-            level=6,
             predictor=3,
         ),
         Workload(

@@ -77,6 +77,17 @@ def failing(
     return array.copy(data=array.data.map_blocks(compute_block, dtype=array.dtype, meta=meta))
 
 
+Previous = tuple[xr.DataArray, Snapshot]
+
+
+@pytest.fixture
+def previous_output(vrt_path: pathlib.Path, tmp_path: pathlib.Path) -> Previous:
+    """An earlier write at ``vrt_path``: its input, and a snapshot of the folder with it."""
+    old = make_raster(SHAPE, chunks=CHUNKS, seed=0)
+    old.tiles.to_vrt(vrt_path)
+    return old, snapshot(tmp_path)
+
+
 def assert_reads(vrt: pathlib.Path, array: xr.DataArray) -> None:
     np.testing.assert_array_equal(read_with_gdal(vrt).values, expected_bands(array))
 
@@ -105,11 +116,9 @@ def scheduler_options(scheduler: str, out: pathlib.Path) -> tuple[dict[str, Any]
 
 @pytest.mark.parametrize("compute", [pytest.param(True, id="compute"), pytest.param(False, id="lazy")])
 def test_default_mode_refuses_an_existing_vrt_and_touches_nothing(
-    vrt_path: pathlib.Path, tmp_path: pathlib.Path, compute: bool
+    vrt_path: pathlib.Path, tmp_path: pathlib.Path, previous_output: Previous, compute: bool
 ) -> None:
-    old = make_raster(SHAPE, chunks=CHUNKS, seed=0)
-    old.tiles.to_vrt(vrt_path)
-    before = snapshot(tmp_path)
+    old, before = previous_output
 
     new = make_raster(SHAPE, chunks=CHUNKS, seed=1)
     with pytest.raises(FileExistsError, match="mosaic") as excinfo:
@@ -182,11 +191,9 @@ SCHEDULERS = [pytest.param("threads", id="threads"), pytest.param("synchronous",
 
 @pytest.mark.parametrize("scheduler", SCHEDULERS)
 def test_failed_replacement_keeps_the_previous_output(
-    vrt_path: pathlib.Path, tmp_path: pathlib.Path, scheduler: str
+    vrt_path: pathlib.Path, tmp_path: pathlib.Path, previous_output: Previous, scheduler: str
 ) -> None:
-    old = make_raster(SHAPE, chunks=CHUNKS, seed=0)
-    old.tiles.to_vrt(vrt_path)
-    before = snapshot(tmp_path)
+    old, before = previous_output
 
     options, wait = scheduler_options(scheduler, vrt_path.parent)
     new = failing(make_raster(SHAPE, chunks=CHUNKS, seed=1), before=wait)
@@ -345,11 +352,9 @@ def test_lazy_write_touches_nothing_until_computed(
 
 
 def test_lazy_replacement_keeps_the_old_output_until_computed(
-    vrt_path: pathlib.Path, tmp_path: pathlib.Path
+    vrt_path: pathlib.Path, tmp_path: pathlib.Path, previous_output: Previous
 ) -> None:
-    old = make_raster(SHAPE, chunks=CHUNKS, seed=0)
-    old.tiles.to_vrt(vrt_path)
-    before = snapshot(tmp_path)
+    old, before = previous_output
 
     new = make_raster(SHAPE, chunks=(16, 24), seed=1)
     delayed = new.tiles.to_vrt(vrt_path, mode="w", compute=False)
@@ -365,11 +370,9 @@ def test_lazy_replacement_keeps_the_old_output_until_computed(
 
 
 def test_failed_lazy_write_keeps_the_previous_output(
-    vrt_path: pathlib.Path, tmp_path: pathlib.Path
+    vrt_path: pathlib.Path, tmp_path: pathlib.Path, previous_output: Previous
 ) -> None:
-    old = make_raster(SHAPE, chunks=CHUNKS, seed=0)
-    old.tiles.to_vrt(vrt_path)
-    before = snapshot(tmp_path)
+    old, before = previous_output
 
     array = failing(make_raster(SHAPE, chunks=CHUNKS, seed=1))
     delayed = array.tiles.to_vrt(vrt_path, mode="w", compute=False)
