@@ -5,16 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from tifffile import COMPRESSION
 
 INTEGER_KINDS = frozenset("iu")
 
 
 @dataclass(frozen=True, kw_only=True)
 class Codec:
-    """What one compression can hold and how tifffile spells it."""
+    """What one compression can hold and which TIFF compression it is."""
 
     name: str
-    tiff_name: str | None
+    compression: COMPRESSION | None
     level_range: tuple[float, float] | None = None
     default_level: float | None = None  # None: the codec has no level, or none is passed
     level_is_float: bool = False
@@ -43,35 +44,35 @@ _LERC_DTYPES = frozenset(
 CODECS: dict[str, Codec] = {
     codec.name: codec
     for codec in (
-        Codec(name="none", tiff_name=None),
+        Codec(name="none", compression=None),
         # GDAL's defaults, but for zstd: GDAL's 9 costs about five times the time of
         # zstd's own default, 3, for a file about 2% smaller.
         Codec(
-            name="deflate", tiff_name="adobe_deflate", level_range=(1, 9), default_level=6,
+            name="deflate", compression=COMPRESSION.ADOBE_DEFLATE, level_range=(1, 9), default_level=6,
             takes_predictor=True,
         ),
         Codec(
-            name="zstd", tiff_name="zstd", level_range=(1, 22), default_level=3,
+            name="zstd", compression=COMPRESSION.ZSTD, level_range=(1, 22), default_level=3,
             takes_predictor=True,
         ),
-        Codec(name="lzw", tiff_name="lzw", takes_predictor=True),
+        Codec(name="lzw", compression=COMPRESSION.LZW, takes_predictor=True),
         Codec(
-            name="lzma", tiff_name="lzma", level_range=(0, 9), default_level=6,
+            name="lzma", compression=COMPRESSION.LZMA, level_range=(0, 9), default_level=6,
             takes_predictor=True,
         ),
-        Codec(name="packbits", tiff_name="packbits"),
+        Codec(name="packbits", compression=COMPRESSION.PACKBITS),
         # LERC's "level" is its maximum error per pixel: 0 keeps it lossless.
         Codec(
-            name="lerc", tiff_name="lerc", level_range=(0, float("inf")),
+            name="lerc", compression=COMPRESSION.LERC, level_range=(0, float("inf")),
             level_is_float=True, dtypes=_LERC_DTYPES,
         ),
         Codec(
-            name="jpeg", tiff_name="jpeg", level_range=(1, 100), default_level=75,
+            name="jpeg", compression=COMPRESSION.JPEG, level_range=(1, 100), default_level=75,
             dtypes=frozenset({"uint8"}), band_counts=frozenset({1, 3}), lossless=False,
         ),
         # WebP without a level is lossless; a level is the lossy quality.
         Codec(
-            name="webp", tiff_name="webp", level_range=(1, 100), dtypes=frozenset({"uint8"}),
+            name="webp", compression=COMPRESSION.WEBP, level_range=(1, 100), dtypes=frozenset({"uint8"}),
             band_counts=frozenset({3, 4}),
         ),
     )

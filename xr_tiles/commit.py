@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import glob
 import os
 import pathlib
@@ -58,8 +59,13 @@ class LocalTarget:
         self._staged(self.tiles).mkdir()
 
     def put_tile(self, filename: str, data: bytes) -> int:
-        with open(self._staged(self.tiles) / filename, "wb") as file:
+        with open(os.path.join(self._staged_tiles, filename), "wb") as file:
             return file.write(data)
+
+    @functools.cached_property
+    def _staged_tiles(self) -> str:
+        # Worked out once per write, not per tile: pathlib costs microseconds a call.
+        return os.fspath(self._staged(self.tiles))
 
     def publish(self, vrt_text: str, mode: str) -> pathlib.Path:
         """Make the staged write the output, replacing the old one under ``mode="w"``."""

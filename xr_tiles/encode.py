@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import tifffile
+from tifffile import COMPRESSION, PHOTOMETRIC, PLANARCONFIG
 
 from .geotags import GeoTags
 from .options import TILE_MULTIPLE
@@ -19,7 +20,7 @@ class TileSpec:
 
     dtype: np.dtype
     band_count: int
-    compression: str | None
+    compression: COMPRESSION | None
     compressionargs: dict[str, Any]
     predictor: int
     blocksize: int
@@ -40,16 +41,17 @@ def encode_tile(blocks: list[Any], spec: TileSpec, transform: Any) -> bytes:
     pixels = _stored_pixels(blocks, spec)
     height, width = pixels.shape[-2:]
     layout: dict[str, Any]
+    # tifffile's enums rather than their names: it converts names by catching exceptions.
     if spec.rgb:
         pixels = np.moveaxis(pixels, 0, -1)
-        layout = {"photometric": "rgb", "planarconfig": "contig"}
+        layout = {"photometric": PHOTOMETRIC.RGB, "planarconfig": PLANARCONFIG.CONTIG}
         if spec.band_count == 4:
             layout["extrasamples"] = ("unassalpha",)
     elif spec.band_count == 1:
         pixels = pixels[0]
-        layout = {"photometric": "minisblack"}
+        layout = {"photometric": PHOTOMETRIC.MINISBLACK}
     else:
-        layout = {"photometric": "minisblack", "planarconfig": "separate"}
+        layout = {"photometric": PHOTOMETRIC.MINISBLACK, "planarconfig": PLANARCONFIG.SEPARATE}
     buffer = io.BytesIO()
     tifffile.imwrite(
         buffer,

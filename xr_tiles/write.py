@@ -101,7 +101,7 @@ def _tile_spec(group: BandGroup, raster: Raster, options: WriteOptions) -> TileS
     return TileSpec(
         dtype=dtype,
         band_count=len(group.bands),
-        compression=codec.tiff_name,
+        compression=codec.compression,
         compressionargs={} if options.level is None else {"level": options.level},
         predictor=predictor,
         blocksize=options.blocksize,
