@@ -1,0 +1,201 @@
+"""Scale benchmark: per-tile overhead from 1,000 to 100,000 tiles, and memory of a big lazy write.
+
+Run from the repository root with the project's venv::
+
+    .venv/bin/python benchmarks/bench_scale.py            # 1k, 10k, 100k tiles; 16 GiB
+    .venv/bin/python benchmarks/bench_scale.py --quick    # 1k, 10k tiles; 1 GiB
+
+Overhead: uint8 tiles of 32 x 32 pixels (codec "none", so that encoding is cheap), written
+with the synchronous scheduler so that times add up. "Outside encoding and file creation" is
+the wall time of the whole write minus the time spent inside the tile tasks (encoding the
+TIFF and writing its file): graph building, planning, dask's scheduling, the VRT XML and the
+publishing renames. The VRT XML and the graph building are also timed on their own.
+
+Memory: a float32 array generated block by block by ``map_blocks`` (never held whole),
+1024 x 1024 chunks, written with zstd level 1 and the threaded scheduler in a fresh
+process; its peak RSS (``ru_maxrss``) is set against chunk size x threads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import dask.array as dsa
+import dask.system
+import numpy as np
+import xarray as xr
+from affine import Affine
+
+import xr_tiles  # noqa: F401 - registers the .tiles accessor
+from xr_tiles import graph, vrt
+from xr_tiles.plan import TilePlan
+from xr_tiles.scheduling import thread_count
+
+TILE = 32
+MEMORY_CHUNK = 1024
+
+
+def grid(data: dsa.Array) -> xr.DataArray:
+    height, width = data.shape
+    coords = {"y": height - 0.5 - np.arange(height), "x": 0.5 + np.arange(width)}
+    return xr.DataArray(data, dims=("y", "x"), coords=coords)
+
+
+def overhead(tiles: int, folder: Path) -> dict[str, float]:
+    """Seconds per tile of a write of about ``tiles`` tiles, split as the docstring says."""
+    side = math.isqrt(tiles)
+    array = grid(dsa.zeros((side * TILE, side * TILE), dtype="uint8", chunks=TILE))
+    inside = 0.0
+    write_tile = graph._write_tile
+
+    def timed_write_tile(*args: object) -> object:
+        nonlocal inside
+        start = time.perf_counter()
+        try:
+            return write_tile(*args)  # type: ignore[arg-type]
+        finally:
+            inside += time.perf_counter() - start
+
+    start = time.perf_counter()
+    lazy = array.tiles.to_vrt(folder / "lazy.vrt", codec="none", compute=False)
+    build = time.perf_counter() - start
+    job = dict(lazy.__dask_graph__())[lazy.key][1]
+    start = time.perf_counter()
+    vrt.vrt_xml(job.plan, job.bands, job.band_order, job.specs, job.crs, job.metadata,
+                list(job.plan.tiles()))
+    xml = time.perf_counter() - start
+
+    graph._write_tile = timed_write_tile  # type: ignore[assignment]
+    try:
+        start = time.perf_counter()
+        array.tiles.to_vrt(folder / "write.vrt", codec="none", scheduler="synchronous")
+        whole = time.perf_counter() - start
+    finally:
+        graph._write_tile = write_tile
+    count = side * side
+    return {
+        "tiles": count,
+        "whole_s": whole,
+        "us_per_tile_outside": 1e6 * (whole - inside) / count,
+        "us_per_tile_inside": 1e6 * inside / count,
+        "us_per_tile_graph_build": 1e6 * build / count,
+        "us_per_tile_vrt_xml": 1e6 * xml / count,
+    }
+
+
+def peak_rss_mib() -> float:
+    """This process's peak RSS. Not ``ru_maxrss``: Linux carries that over from the parent
+    across exec, so a child would report the parent's peak."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
+def memory_child(side: int, folder: str) -> None:
+    """Write a ``side`` x ``side`` lazily generated float32 array; print peak RSS as JSON."""
+
+    def synthetic(block_info: dict | None = None) -> np.ndarray:
+        (y0, y1), (x0, x1) = block_info[None]["array-location"]  # type: ignore[index]
+        y = np.arange(y0, y1, dtype=np.float32)[:, None]
+        x = np.arange(x0, x1, dtype=np.float32)[None, :]
+        return np.sin(y / 500.0) * np.cos(x / 700.0) * 1000.0
+
+    chunks = ((MEMORY_CHUNK,) * (side // MEMORY_CHUNK),) * 2
+    data = dsa.map_blocks(synthetic, dtype=np.float32, chunks=chunks,
+                          meta=np.empty((0, 0), np.float32))
+    before = peak_rss_mib()
+    start = time.perf_counter()
+    grid(data).tiles.to_vrt(Path(folder) / "big.vrt", codec="zstd", level=1)
+    seconds = time.perf_counter() - start
+    peak = peak_rss_mib()
+    print(json.dumps({"side": side, "seconds": seconds, "peak_rss_mib": peak,
+                      "rss_before_write_mib": before}))
+
+
+def memory(side: int, folder: Path) -> dict[str, float]:
+    result = subprocess.run(
+        [sys.executable, __file__, "--memory-child", str(side), str(folder)],
+        check=True, capture_output=True, text=True,
+    )
+    record = json.loads(result.stdout)
+    tiles = (side // MEMORY_CHUNK,) * 2
+    plan = TilePlan(y_chunks=(MEMORY_CHUNK,) * tiles[0], x_chunks=(MEMORY_CHUNK,) * tiles[1],
+                    transform=Affine.identity(), folder="")
+    threads = thread_count(plan, dask.system.CPU_COUNT)
+    chunk_mib = MEMORY_CHUNK * MEMORY_CHUNK * 4 / 2**20
+    record.update(gib=side * side * 4 / 2**30, tiles=tiles[0] * tiles[1], threads=threads,
+                  chunk_mib=chunk_mib, chunks_x_threads_mib=chunk_mib * threads)
+    return record
+
+
+HEADER = (
+    "| tiles (32 x 32, codec none, synchronous) | whole write s "
+    "| outside encoding and file creation, us/tile | of which graph building "
+    "| of which VRT XML | inside tile tasks, us/tile |"
+)
+
+
+def report(rows: list[dict[str, float]], big: dict[str, float]) -> str:
+    command = " ".join(["benchmarks/bench_scale.py", *sys.argv[1:]])
+    table = [
+        f"| {r['tiles']:,} | {r['whole_s']:.1f} | {r['us_per_tile_outside']:.0f} "
+        f"| {r['us_per_tile_graph_build']:.0f} | {r['us_per_tile_vrt_xml']:.0f} "
+        f"| {r['us_per_tile_inside']:.0f} |"
+        for r in rows
+    ]
+    memory_line = (
+        f"Memory: a lazily generated {big['gib']:.0f} GiB float32 array ({big['tiles']:,} tiles "
+        f"of {MEMORY_CHUNK} x {MEMORY_CHUNK}, zstd level 1, {big['threads']} threads) was "
+        f"written in {big['seconds']:.1f} s with a peak RSS of {big['peak_rss_mib']:.0f} MiB "
+        f"({big['rss_before_write_mib']:.0f} MiB before the write; chunk size x threads = "
+        f"{big['chunks_x_threads_mib']:.0f} MiB)."
+    )
+    intro = f"`{command}`, {time.strftime('%Y-%m-%d')}; the script's docstring says what is measured."
+    lines = ["# xr_tiles scale benchmark", "", intro, "", HEADER, "|---:" * 6 + "|", *table, "",
+             memory_line, ""]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="1k and 10k tiles; 1 GiB")
+    parser.add_argument("--memory-child", nargs=2, metavar=("SIDE", "FOLDER"),
+                        help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, default=Path(__file__).with_name("scale.md"))
+    args = parser.parse_args()
+    if args.memory_child:
+        memory_child(int(args.memory_child[0]), args.memory_child[1])
+        return
+    counts = (1_000, 10_000) if args.quick else (1_000, 10_000, 100_000)
+    side = 16_384 if args.quick else 65_536
+    rows = []
+    for count in counts:
+        folder = Path(tempfile.mkdtemp(prefix="xr-tiles-scale-"))
+        try:
+            rows.append(overhead(count, folder))
+        finally:
+            shutil.rmtree(folder)
+        print(rows[-1], flush=True)
+    folder = Path(tempfile.mkdtemp(prefix="xr-tiles-memory-"))
+    try:
+        big = memory(side, folder)
+    finally:
+        shutil.rmtree(folder)
+    print(big, flush=True)
+    text = report(rows, big)
+    args.out.write_text(text)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
