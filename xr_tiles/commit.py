@@ -87,7 +87,7 @@ class LocalTarget:
         staging folder is renamed before it is removed, so that they can no longer
         create files in it.
         """
-        deleting = self.tiles.with_name(f".{self.tiles.name}.{self.write_id}.{DELETING}")
+        deleting = self._hidden(self.tiles, DELETING)
         if _move(self._staged(self.tiles), deleting):
             _remove(deleting)
         for path in (self._staged(self.vrt), self._trashed(self.vrt), self._trashed(self.tiles)):
@@ -119,10 +119,14 @@ class LocalTarget:
             raise
 
     def _staged(self, path: pathlib.Path) -> pathlib.Path:
-        return path.with_name(f".{path.name}.{self.write_id}.{PARTIAL}")
+        return self._hidden(path, PARTIAL)
 
     def _trashed(self, path: pathlib.Path) -> pathlib.Path:
-        return path.with_name(f".{path.name}.{self.write_id}.{TRASH}")
+        return self._hidden(path, TRASH)
+
+    def _hidden(self, path: pathlib.Path, suffix: str) -> pathlib.Path:
+        """``path``'s hidden name for this write, in one of its stages (``suffix``)."""
+        return path.with_name(f".{path.name}.{self.write_id}.{suffix}")
 
     def _debris(self) -> list[pathlib.Path]:
         names = (self.vrt.name, self.tiles.name)
