@@ -67,7 +67,7 @@ def overhead(tiles: int, folder: Path) -> dict[str, float]:
     start = time.perf_counter()
     lazy = array.tiles.to_vrt(folder / "lazy.vrt", codec="none", compute=False)
     build = time.perf_counter() - start
-    job = dict(lazy.__dask_graph__())[lazy.key][1]
+    job = dict(lazy.__dask_graph__())[lazy.key].args[0]
     start = time.perf_counter()
     vrt.vrt_xml(job.plan, job.bands, job.band_order, job.specs, job.crs, job.metadata,
                 list(job.plan.tiles()))

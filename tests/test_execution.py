@@ -28,6 +28,7 @@ import rasterio
 import rioxarray
 import xarray as xr
 from affine import Affine
+from dask.callbacks import Callback
 from dask.core import get_dependencies
 from dask.delayed import Delayed
 
@@ -193,6 +194,16 @@ def test_rechunking_with_chunks_option_computes_each_input_block_once(tmp_path, 
     assert_tiles_follow_chunks(array, vrt_path, (24, 24, 16), (30, 30, 20))
 
 
+def test_blocks_two_band_groups_need_are_computed_once(tmp_path, vrt_path):
+    """A block feeding two tiles (here two dtypes, so two files) is not run twice."""
+    base = counted(make_raster((64, 80), "float32", chunks=(32, 40)), tmp_path / "log")
+    dataset = xr.Dataset({"height": base, "rounded": base.astype("int16")})
+    dataset.tiles.to_vrt(vrt_path, scheduler="threads")
+    assert_each_block_once(tmp_path / "log", ((32, 32), (40, 40)))
+    with rasterio.open(vrt_path) as back:
+        np.testing.assert_array_equal(back.read(2), base.values.astype("int16"), strict=True)
+
+
 def test_two_writes_of_one_input_in_one_compute_share_its_blocks(tmp_path):
     array = counted(make_raster((64, 80), chunks=(32, 40)), tmp_path / "log")
     first = array.tiles.to_vrt(tmp_path / "a" / "one.vrt", compute=False)
@@ -251,6 +262,45 @@ def test_one_write_task_per_tile_depending_only_on_its_block(shape, chunks, tmp_
     # The write layer hangs directly off the input's layer, nothing in between.
     assert delayed.__dask_graph__().dependencies[prefix] == {data.name}
     assert block_log(tmp_path / "log") == []
+
+
+def numpy_input() -> xr.DataArray:
+    return make_raster((64, 80), "int16", chunks=(16, 20))
+
+
+def map_blocks_input() -> xr.DataArray:
+    scaled = (make_raster((64, 80), chunks=(16, 20)) * 2).astype("float64")
+    return scaled.copy(data=scaled.data.map_blocks(np.negative))
+
+
+def two_group_input() -> xr.Dataset:
+    return xr.Dataset({"a": numpy_input(), "b": numpy_input().astype("uint8")})
+
+
+@pytest.mark.parametrize(
+    ("make_input", "groups"),
+    [
+        pytest.param(numpy_input, 1, id="numpy-backed"),
+        pytest.param(map_blocks_input, 1, id="chain-of-block-operations"),
+        pytest.param(two_group_input, 2, id="two-band-groups"),
+    ],
+)
+@pytest.mark.parametrize("scheduler", ["synchronous", "threads"])
+def test_the_scheduler_runs_one_task_per_tile_and_one_to_commit(
+    make_input, groups, scheduler, vrt_path
+):
+    """Each tile's task also runs the input tasks only it needs, one scheduler task per
+    tile: what the scheduler costs per tile is what small tiles pay."""
+    source = make_input()
+    started: list[Any] = []
+    with Callback(pretask=lambda key, graph, state: started.append(key)):
+        source.tiles.to_vrt(vrt_path, scheduler=scheduler)
+    assert len(started) == groups * 4 * 4 + 1
+    assert len(set(started)) == len(started)
+    expected = two_group_input() if groups == 2 else make_input()
+    with rasterio.open(vrt_path) as back:
+        for band, var in enumerate(expected.data_vars.values() if groups == 2 else [expected], 1):
+            np.testing.assert_array_equal(back.read(band), var.values, strict=True)
 
 
 def test_band_groups_get_one_write_task_per_tile_each(tmp_path, vrt_path):

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 import io
+import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import tifffile
+from affine import Affine
 from tifffile import COMPRESSION, PHOTOMETRIC, PLANARCONFIG
 
 from .geotags import GeoTags
 from .options import TILE_MULTIPLE
+from .template import HeaderTemplate, encode_segment, header_template, is_plain, tile_segments
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -36,9 +41,41 @@ class TileSpec:
         )
 
 
-def encode_tile(blocks: list[Any], spec: TileSpec, transform: Any) -> bytes:
-    """Return the GeoTIFF bytes of one block (all bands of the group, stacked)."""
+def encode_tile(
+    blocks: Sequence[Any], spec: TileSpec, transform: Affine,
+    template: HeaderTemplate | None = None,
+) -> bytes:
+    """Return the GeoTIFF bytes of one block (all bands of the group, stacked).
+
+    With the ``template`` of this block's shape (``tile_template``), only the segments
+    are encoded and the header is filled in; the bytes are those tifffile would write.
+    """
     pixels = _stored_pixels(blocks, spec)
+    if template is not None:
+        height, width = pixels.shape[-2:]
+        encode = functools.partial(
+            encode_segment, compression=spec.compression, predictor=spec.predictor,
+            compressionargs=spec.compressionargs,
+        )
+        segments = tile_segments(pixels, spec.internal_tile(height, width), encode)
+        try:
+            return template.fill(segments, transform)
+        except struct.error:  # offsets past 4 GiB: tifffile switches to BigTIFF
+            pass
+    return _written_by_tifffile(pixels, spec, transform)
+
+
+def tile_template(spec: TileSpec, height: int, width: int) -> HeaderTemplate | None:
+    """The header template of ``spec``'s tiles of this shape; None where tifffile must
+    write every tile itself (codecs that are not plain, see ``template``)."""
+    if not is_plain(spec.compression):
+        return None
+    zeros = np.zeros((spec.band_count, height, width), spec.dtype)
+    return header_template(_written_by_tifffile(zeros, spec, Affine.identity()), spec.geotags)
+
+
+def _written_by_tifffile(pixels: np.ndarray, spec: TileSpec, transform: Affine) -> bytes:
+    """(band, y, x) pixels in the stored dtype, as one GeoTIFF written by tifffile."""
     height, width = pixels.shape[-2:]
     layout: dict[str, Any]
     # tifffile's enums rather than their names: it converts names by catching exceptions.
@@ -69,7 +106,7 @@ def encode_tile(blocks: list[Any], spec: TileSpec, transform: Any) -> bytes:
     return buffer.getvalue()
 
 
-def _stored_pixels(blocks: list[Any], spec: TileSpec) -> np.ndarray:
+def _stored_pixels(blocks: Sequence[Any], spec: TileSpec) -> np.ndarray:
     """Host memory, (band, y, x), in the stored dtype, NaN replaced by a numeric nodata."""
     planes = [_on_host(block) for block in blocks]
     planes = [plane[np.newaxis] if plane.ndim == 2 else plane for plane in planes]

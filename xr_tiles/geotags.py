@@ -38,14 +38,15 @@ class GeoTags:
         """Tags placing a tile whose top-left pixel corner is at ``transform``."""
         if self.origin is None:
             return list(self.shared)
+        values = self.origin_values(transform)
+        return [*self.shared, (self.origin, DOUBLE, len(values), values, True)]
+
+    def origin_values(self, transform: Affine) -> tuple[float, ...]:
+        """The origin tag's values for a tile at ``transform`` (``origin`` is not None)."""
         if self.origin == MODEL_TRANSFORMATION:
             a, b, c, d, e, f = transform[:6]
-            matrix = (a, b, 0.0, c, d, e, 0.0, f, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0)
-            origin: TagTuple = (MODEL_TRANSFORMATION, DOUBLE, 16, matrix, True)
-        else:
-            tiepoint = (0.0, 0.0, 0.0, transform.c, transform.f, 0.0)
-            origin = (MODEL_TIEPOINT, DOUBLE, 6, tiepoint, True)
-        return [*self.shared, origin]
+            return (a, b, 0.0, c, d, e, 0.0, f, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0)
+        return (0.0, 0.0, 0.0, transform.c, transform.f, 0.0)
 
 
 def geotiff_tags(

@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
+import itertools
 import pathlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import dask
 import dask.base
 from affine import Affine
+from dask._task_spec import List, Task, TaskRef
 from dask.delayed import Delayed
+from dask.delayed import optimize as delayed_optimize
 from dask.highlevelgraph import HighLevelGraph
+from dask.utils import ensure_dict
 from rasterio.crs import CRS
 
 from .commit import LocalTarget
-from .encode import TileSpec, encode_tile
+from .encode import TileSpec, encode_tile, tile_template
+from .fusion import inline_inputs
 from .plan import TilePlan
 from .scheduling import compute_options
 from .source import Band, Raster
+from .template import HeaderTemplate
 from .vrt import vrt_xml
 
 TileRecord = tuple[int, int, int, int]  # group, row, col, bytes written
@@ -36,6 +43,7 @@ class TileJob:
     filename: str
     transform: Affine
     index: tuple[int, int, int]  # group, row, col
+    template: HeaderTemplate | None
 
 
 @dataclass(frozen=True)
@@ -58,31 +66,46 @@ def write_graph(
 ) -> Delayed:
     """A Delayed that writes every tile, then publishes the VRT and returns its path.
 
-    ``prepared``: the caller already ran ``target.prepare()``; otherwise (a lazy write)
-    the graph's first task does, and every tile task waits for it.
+    One task per tile, keyed ``(<prefix>-tile, group, row, col)``, depending on the
+    input's blocks. ``prepared``: the caller already ran ``target.prepare()``;
+    otherwise (a lazy write) the graph's first task does, and every tile task waits for it.
     """
     prefix = f"xr-tiles-{target.write_id}"
     prepare, tile_name, commit = f"{prefix}-prepare", f"{prefix}-tile", f"{prefix}-commit"
-    layer: dict[Any, Any] = {} if prepared else {prepare: (target.prepare,)}
-    after_prepare = () if prepared else (prepare,)
+    layer: dict[Any, Any] = {} if prepared else {prepare: Task(prepare, target.prepare)}
+    after_prepare = None if prepared else TaskRef(prepare)
     records = []
     for group, (band_group, spec) in enumerate(zip(raster.groups, specs, strict=True)):
+        templates = {
+            shape: tile_template(spec, *shape)
+            for shape in itertools.product(set(plan.y_chunks), set(plan.x_chunks))
+        }
         for tile in plan.tiles():
             job = TileJob(
                 target, spec, plan.filename(tile, group), plan.tile_transform(tile),
-                (group, tile.row, tile.col),
+                (group, tile.row, tile.col), templates[tile.height, tile.width],
             )
-            blocks = [_block_key(array, tile.row, tile.col) for array in band_group.arrays]
+            blocks = [TaskRef(_block_key(array, tile.row, tile.col)) for array in band_group.arrays]
             key = (tile_name, group, tile.row, tile.col)
-            layer[key] = (_write_tile, job, blocks, *after_prepare)
-            records.append(key)
+            layer[key] = Task(key, _write_tile, job, after_prepare, *blocks)
+            records.append(TaskRef(key))
     commit_job = CommitJob(
         target, mode, plan, raster.bands, raster.band_order, specs, raster.crs, raster.metadata
     )
-    layer[commit] = (_commit, commit_job, records)
+    layer[commit] = Task(commit, _commit, commit_job, List(*records))
     arrays = [array for band_group in raster.groups for array in band_group.arrays]
     graph = HighLevelGraph.from_collections(prefix, layer, dependencies=arrays)
     return Delayed(commit, graph, layer=prefix)
+
+
+def fused(delayed: Delayed) -> Delayed:
+    """``delayed`` culled, each tile task running the tasks that only it needs.
+
+    For a write computed on its own: computed together with other collections, an
+    input's blocks may be needed by them too, which this graph alone cannot tell.
+    """
+    culled = delayed_optimize(delayed.__dask_graph__(), [delayed.key])
+    return Delayed(delayed.key, inline_inputs(ensure_dict(culled), [delayed.key], _is_tile_task))
 
 
 def compute_write(
@@ -98,7 +121,8 @@ def compute_write(
         # Prepared here, not in the graph: a failure elsewhere in the graph could
         # otherwise let the prepare task create the staging folder after the abort.
         target.prepare()
-        (path,) = dask.base.compute(delayed, **options)
+        # Optimised above (fused), as dask would have: that is all it needs.
+        (path,) = dask.base.compute(fused(delayed), optimize_graph=False, **options)
     except BaseException:
         target.abort()
         raise
@@ -110,8 +134,13 @@ def _block_key(array: Any, row: int, col: int) -> tuple[Any, ...]:
     return (array.name, *([0] * (array.ndim - 2)), row, col)
 
 
-def _write_tile(job: TileJob, blocks: list[Any], _prepared: None = None) -> TileRecord:
-    size = job.target.put_tile(job.filename, encode_tile(blocks, job.spec, job.transform))
+def _is_tile_task(task: Task) -> bool:
+    return task.func is _write_tile
+
+
+def _write_tile(job: TileJob, _prepared: None, *blocks: Any) -> TileRecord:
+    data = encode_tile(blocks, job.spec, job.transform, job.template)
+    size = job.target.put_tile(job.filename, data)
     return (*job.index, size)
 
 

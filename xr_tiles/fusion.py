@@ -1,0 +1,58 @@
+"""Run each tile's input tasks inside its write task: one scheduler task per tile.
+
+dask's local schedulers spend tens of microseconds on every task; with the input's
+getter or generator task and the write task, a tile cost two. dask's own fusion does not
+help here: linear fusion leaves an alias task under each fused key, and a blockwise-fused
+task orders its subgraph again every time it runs. Inlining the producer ``Task`` into
+the consumer's arguments runs it as a plain nested call instead.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from dask._task_spec import Alias, DataNode, GraphNode, Task, convert_legacy_graph
+
+
+def inline_inputs(
+    graph: Mapping[Any, Any], keys: Iterable[Any], consumer: Callable[[Task], bool]
+) -> dict[Any, GraphNode]:
+    """``graph`` with the tasks that only a ``consumer`` task needs inlined into it.
+
+    A task is inlined when it is not one of ``keys`` and exactly one task depends on it,
+    so that every block is still computed once; inlining repeats along chains of such
+    tasks (a getter, then an ``astype``, then the write).
+    """
+    nodes: dict[Any, GraphNode] = convert_legacy_graph(dict(graph))
+    wanted = set(keys)
+    dependents = Counter(dep for node in nodes.values() for dep in node.dependencies)
+    inlined: set[Any] = set()
+
+    def sole_input(key: Any) -> GraphNode | None:
+        """The node computing ``key``, with its own inputs inlined; None to keep ``key``."""
+        node = nodes.get(key)
+        if key in wanted or dependents[key] != 1:
+            return None
+        if isinstance(node, Alias):
+            resolved = sole_input(node.target)
+        elif isinstance(node, Task):
+            resolved = with_inputs(node)
+        elif isinstance(node, DataNode):  # e.g. a slice of a numpy array from_array embeds
+            resolved = node
+        else:
+            return None
+        if resolved is not None:
+            inlined.add(key)
+        return resolved
+
+    def with_inputs(task: Task) -> Task:
+        subs = {dep: node for dep in task.dependencies if (node := sole_input(dep)) is not None}
+        return task.substitute(subs) if subs else task  # type: ignore[arg-type]
+
+    fused = {
+        key: with_inputs(node) if isinstance(node, Task) and consumer(node) else node
+        for key, node in nodes.items()
+    }
+    return {key: node for key, node in fused.items() if key not in inlined}

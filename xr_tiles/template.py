@@ -1,0 +1,130 @@
+"""A tile's TIFF header, laid out once by tifffile; per tile only numbers change.
+
+tifffile spends about a hundred microseconds of Python, under the GIL, building the tags
+of every file it writes; with thousands of small tiles that, not the codec, bounds the
+speed. Tiles of one shape and spec differ only in their compressed segments, the
+segments' offsets and byte counts, and the origin tag. So tifffile writes one tile of
+each shape (all zeros) as a template; each real tile reuses that header, with those
+values packed in, and its segments encoded by the functions tifffile itself calls.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import tifffile
+from affine import Affine
+from tifffile import TIFF
+
+from .geotags import GeoTags
+
+TILE_OFFSETS = 324
+TILE_BYTE_COUNTS = 325
+# Codecs whose segments are a plain function of the tile's pixels; JPEG, WebP and LERC
+# (tables, colour layout, per-tile parameters) stay with tifffile.
+PLAIN_COMPRESSIONS = frozenset({None, 5, 8, 34925, 50000})  # LZW, deflate, LZMA, zstd
+
+
+@dataclass(frozen=True)
+class Slot:
+    """Where a tag's values sit in the header, and how they are packed."""
+
+    offset: int
+    format: str  # struct format of all values, byte order included
+
+
+@dataclass(frozen=True)
+class HeaderTemplate:
+    """The header of every tile of one shape; ``fill`` completes it for one tile."""
+
+    header: bytes
+    offsets: Slot
+    byte_counts: Slot
+    origin: Slot | None
+    geotags: GeoTags
+
+    def fill(self, segments: Sequence[bytes], transform: Affine) -> bytes:
+        """The whole file: header with this tile's values, then its segments."""
+        header = bytearray(self.header)
+        sizes = [len(segment) for segment in segments]
+        offsets, position = [], len(header)
+        for size in sizes:
+            offsets.append(position)
+            position += size
+        struct.pack_into(self.offsets.format, header, self.offsets.offset, *offsets)
+        struct.pack_into(self.byte_counts.format, header, self.byte_counts.offset, *sizes)
+        if self.origin is not None:
+            values = self.geotags.origin_values(transform)
+            struct.pack_into(self.origin.format, header, self.origin.offset, *values)
+        return b"".join((header, *segments))
+
+
+def header_template(
+    tiff: bytes, geotags: GeoTags
+) -> HeaderTemplate | None:
+    """The template of a tile tifffile wrote as ``tiff``; None unless its header comes
+    first and its segments follow back to back to the end of the file."""
+    with tifffile.TiffFile(io.BytesIO(tiff)) as parsed:
+        page = parsed.pages.first
+        tags = page.tags
+        offsets, counts = page.dataoffsets, page.databytecounts
+        start = offsets[0]
+        ends = [offset + count for offset, count in zip(offsets, counts, strict=True)]
+        if any(end != offset for end, offset in zip(ends, offsets[1:], strict=False)):
+            return None
+        if ends[-1] != len(tiff) or any(tag.valueoffset >= start for tag in tags.values()):
+            return None
+        order = parsed.byteorder
+
+        def slot(code: int) -> Slot:
+            tag = tags[code]
+            return Slot(tag.valueoffset, f"{order}{tag.count}{TIFF.DATA_FORMATS[tag.dtype][-1]}")
+
+        origin = slot(geotags.origin) if geotags.origin is not None else None
+        return HeaderTemplate(
+            tiff[:start], slot(TILE_OFFSETS), slot(TILE_BYTE_COUNTS), origin, geotags
+        )
+
+
+def is_plain(compression: int | None) -> bool:
+    """Whether a tile's segments are a plain function of its pixels (see above)."""
+    return compression in PLAIN_COMPRESSIONS
+
+
+def encode_segment(
+    tile: np.ndarray, compression: int | None, predictor: int, compressionargs: dict[str, Any]
+) -> bytes:
+    """What tifffile does to one (rows, columns, samples) tile of a plain codec."""
+    if compression is None:
+        return tile.tobytes()
+    if predictor != 1:
+        # axis -2: along each row, as tifffile predicts a (rows, columns, samples) tile
+        tile = TIFF.PREDICTORS[predictor](tile, axis=-2)
+    return TIFF.COMPRESSORS[compression](tile, **compressionargs)  # type: ignore[no-any-return]
+
+
+def tile_segments(
+    planes: np.ndarray, tile_shape: tuple[int, int], encode: Callable[[np.ndarray], bytes]
+) -> list[bytes]:
+    """Encoded segments of (band, rows, columns) pixels, band by band, tiles in row
+    order, edge tiles padded with zeros: tifffile's order for planar images."""
+    tile_rows, tile_cols = tile_shape
+    # As tifffile does: broadcast or transposed blocks (da.ones, .T) become plain arrays.
+    planes = np.ascontiguousarray(planes)
+    _, height, width = planes.shape
+    segments = []
+    for plane in planes:
+        for top in range(0, height, tile_rows):
+            for left in range(0, width, tile_cols):
+                tile = plane[top : top + tile_rows, left : left + tile_cols]
+                if tile.shape != tile_shape:
+                    padded = np.zeros(tile_shape, plane.dtype)
+                    padded[: tile.shape[0], : tile.shape[1]] = tile
+                    tile = padded
+                segments.append(encode(tile[..., np.newaxis]))
+    return segments
