@@ -67,6 +67,9 @@ def overhead(tiles: int, folder: Path) -> dict[str, float]:
     start = time.perf_counter()
     lazy = array.tiles.to_vrt(folder / "lazy.vrt", codec="none", compute=False)
     build = time.perf_counter() - start
+    start = time.perf_counter()
+    graph.fused(lazy)
+    fuse = time.perf_counter() - start
     job = dict(lazy.__dask_graph__())[lazy.key].args[0]
     start = time.perf_counter()
     vrt.vrt_xml(job.plan, job.bands, job.band_order, job.specs, job.crs, job.metadata,
@@ -81,13 +84,16 @@ def overhead(tiles: int, folder: Path) -> dict[str, float]:
     finally:
         graph._write_tile = write_tile
     count = side * side
+    outside = whole - inside
     return {
         "tiles": count,
         "whole_s": whole,
-        "us_per_tile_outside": 1e6 * (whole - inside) / count,
+        "us_per_tile_outside": 1e6 * outside / count,
         "us_per_tile_inside": 1e6 * inside / count,
         "us_per_tile_graph_build": 1e6 * build / count,
+        "us_per_tile_fusion": 1e6 * fuse / count,
         "us_per_tile_vrt_xml": 1e6 * xml / count,
+        "us_per_tile_scheduler": 1e6 * (outside - build - fuse - xml) / count,
     }
 
 

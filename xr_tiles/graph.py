@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+import gc
 import itertools
 import pathlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import dask
 import dask.base
@@ -28,6 +30,8 @@ from .template import HeaderTemplate
 from .vrt import vrt_xml
 
 TileRecord = tuple[int, int, int, int]  # group, row, col, bytes written
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,28 @@ class CommitJob:
     metadata: Mapping[str, str]
 
 
+def _gc_paused(function: Callable[P, R]) -> Callable[P, R]:
+    """Run ``function`` with Python's cyclic garbage collector paused.
+
+    Building a graph allocates objects by the hundred thousand, and each allocation
+    burst triggers a full collection of a heap that keeps growing: with 100,000 tiles
+    that tripled the time. Graphs hold no reference cycles; they are freed as usual.
+    """
+
+    @functools.wraps(function)
+    def paused(*args: P.args, **kwargs: P.kwargs) -> R:
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            if enabled:
+                gc.enable()
+
+    return paused
+
+
+@_gc_paused
 def write_graph(
     raster: Raster, plan: TilePlan, specs: Sequence[TileSpec], target: LocalTarget, mode: str,
     *, prepared: bool,
@@ -98,6 +124,7 @@ def write_graph(
     return Delayed(commit, graph, layer=prefix)
 
 
+@_gc_paused
 def fused(delayed: Delayed) -> Delayed:
     """``delayed`` culled, each tile task running the tasks that only it needs.
 
@@ -121,8 +148,16 @@ def compute_write(
         # Prepared here, not in the graph: a failure elsewhere in the graph could
         # otherwise let the prepare task create the staging folder after the abort.
         target.prepare()
-        # Optimised above (fused), as dask would have: that is all it needs.
-        (path,) = dask.base.compute(fused(delayed), optimize_graph=False, **options)
+        # Optimised here (fused), as dask would have: that is all it needs.
+        graph = fused(delayed)
+        # Objects alive now (the graph above all) are kept out of the cyclic garbage
+        # collector's full passes during the write, which otherwise cost about as much
+        # as dask's scheduling itself with 100,000 tiles; nothing is kept longer.
+        gc.freeze()
+        try:
+            (path,) = dask.base.compute(graph, optimize_graph=False, **options)
+        finally:
+            gc.unfreeze()
     except BaseException:
         target.abort()
         raise
