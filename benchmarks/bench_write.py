@@ -66,11 +66,20 @@ XRSPATIAL_PYENV = "3.12.1"
 WORKER_TIMEOUT_S = 1800
 SOURCE_KEY = "xr_tiles sources sha1"
 QUIET_THRESHOLD = 0.15  # machine CPU busy fraction regarded as "quiet"
-TARGET_WORKLOAD = "random-f32"
-TARGETS = [  # (numerator, denominator, maximum ratio of median times)
-    (REFERENCE, "xarray-spatial", 0.5),
-    (REFERENCE, "xr_tiles-sync", 0.65),
-]
+# Issue 3's targets: (numerator, denominator, maximum ratio of median times) per workload;
+# "ahead of" a peer is a ratio below 1. Other pairs are reported without a target.
+TARGETS: dict[str, list[tuple[str, str, float]]] = {
+    "random-f32": [(REFERENCE, "xarray-spatial", 1 / 3), (REFERENCE, "floor", 1.5)],
+    "smooth-f32": [
+        (REFERENCE, "floor", 1.5), (REFERENCE, "rioxarray", 1.0), (REFERENCE, "xarray-spatial", 1.0)
+    ],
+    "rgb-u8": [
+        (REFERENCE, "floor", 1.5), (REFERENCE, "rioxarray", 1.0),
+        (REFERENCE, "xarray-spatial", 1.0), (REFERENCE, "xr_tiles-sync", 0.6),
+    ],
+    "dem-i16": [(REFERENCE, "floor", 1.3)],
+}
+REPORTED = [(REFERENCE, "xarray-spatial"), (REFERENCE, "xr_tiles-sync"), (REFERENCE, "floor")]
 
 
 # --------------------------------------------------------------------------
@@ -117,6 +126,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="markdown results file; JSON goes beside it "
         "(default benchmarks/results.md, results-quick.md with --quick)",
+    )
+    ap.add_argument(
+        "--report-only",
+        action="store_true",
+        help="rebuild the markdown (and targets) from the JSON beside --out; run nothing",
     )
     ap.add_argument(
         "--tmpdir", default=None, help="where outputs are written (default: system temp dir)"
@@ -437,16 +451,21 @@ def paired_ratio(results: list[dict], num: str, den: str) -> float | None:
 
 def target_lines(wl: Workload, rows: list[dict], results: list[dict]) -> list[str]:
     medians = {r["contender"]: r["median_s"] for r in rows if "median_s" in r}
+    targets = TARGETS.get(wl.name, [])
+    limits = {(num, den): limit for num, den, limit in targets}
+    pairs = [(num, den) for num, den, _ in targets]
+    pairs += [pair for pair in REPORTED if pair not in limits]
     lines = []
-    for num, den, limit in TARGETS:
+    for num, den in pairs:
         if num not in medians or den not in medians:
             continue
         ratio = medians[num] / medians[den]
         paired = paired_ratio(results, num, den)
         verdict = ""
-        if wl.name == TARGET_WORKLOAD:
+        if (num, den) in limits:
+            limit = limits[num, den]
             verdict = "  MET" if ratio <= limit else "  NOT MET"
-            verdict += f" (target <= {limit})"
+            verdict += f" (target <= {limit:.2f})"
         paired_text = "-" if paired is None else f"{paired:.2f}"
         lines.append(
             f"{num} / {den}: {ratio:.2f} of the median time "
@@ -572,7 +591,10 @@ fresh process with an untimed warm-up write; see `benchmarks/bench_write.py`.
 """
 
 
-def write_reports(path: Path, args: argparse.Namespace, env: dict, sections: list[dict]) -> None:
+def write_reports(
+    path: Path, args: argparse.Namespace, env: dict, sections: list[dict],
+    command: str | None = None,
+) -> None:
     md = [
         f"# xr_tiles write benchmark{' (quick)' if args.quick else ''}",
         "",
@@ -598,10 +620,11 @@ def write_reports(path: Path, args: argparse.Namespace, env: dict, sections: lis
         md += [f"- {line}" for line in sec["targets"]]
         md.append("")
     md.append(MARKDOWN_NOTES)
-    command = "benchmarks/bench_write.py " + " ".join(sys.argv[1:])
-    md.append(f"Command: `.venv/bin/python {command.strip()}`")
+    command = command or ("benchmarks/bench_write.py " + " ".join(sys.argv[1:])).strip()
+    md.append(f"Command: `.venv/bin/python {command}`")
     path.write_text("\n".join(md) + "\n")
     payload = {
+        "command": command,
         "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
         "environment": env,
         "workloads": [
@@ -622,8 +645,29 @@ def write_reports(path: Path, args: argparse.Namespace, env: dict, sections: lis
 # --------------------------------------------------------------------------
 
 
+def report_only(args: argparse.Namespace) -> int:
+    """Rewrite the reports from a finished run's JSON, with the current targets."""
+    saved = json.loads(args.out.with_suffix(".json").read_text())
+    args = argparse.Namespace(**{**vars(args), **saved["args"], "out": args.out})
+    sections = []
+    for item in saved["workloads"]:
+        wl = get_workload(item["workload"], quick=args.quick)
+        sections.append({
+            "workload": item["workload"],
+            "heading": workload_heading(wl, args.rounds),
+            "rows": item["summary"],
+            "targets": target_lines(wl, item["summary"], item["runs"]),
+            "runs": item["runs"],
+        })
+    write_reports(args.out, args, saved["environment"], sections, saved.get("command"))
+    print(f"rewrote {args.out} from {args.out.with_suffix('.json')}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.report_only:
+        return report_only(args)
     pythons = interpreters(args.contenders, args.xrspatial_venv)
     base = tempfile.mkdtemp(prefix="xr_tiles-bench-", dir=args.tmpdir)
     print(

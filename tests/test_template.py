@@ -120,3 +120,12 @@ def test_written_tiles_are_what_tifffile_writes_for_their_block(vrt_path):
             geotags=geotiff_tags(array.rio.crs, array.rio.transform(), None, np.dtype("int16")),
         )
         assert path.read_bytes() == encode_tile([block], spec, transform)
+
+
+def test_tiles_of_rarer_shapes_than_the_templates_cover_are_written_by_tifffile(vrt_path):
+    widths = tuple(range(1, 71))  # 70 tile shapes, more than MAX_TEMPLATES
+    array = make_raster((8, sum(widths)), "uint16", chunks={"y": 8, "x": widths})
+    array.tiles.to_vrt(vrt_path, codec="deflate")
+    with rasterio.open(vrt_path) as back:
+        np.testing.assert_array_equal(back.read(1), array.values, strict=True)
+    assert len(list(vrt_path.with_name(f"{vrt_path.stem}_tiles").iterdir())) == 70
