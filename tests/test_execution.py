@@ -33,6 +33,7 @@ from dask.core import get_dependencies
 from dask.delayed import Delayed
 
 from conftest import expected_bands, make_raster, read_with_gdal
+from xr_tiles.fusion import MAX_DEPTH
 
 # --------------------------------------------------------------------------- helpers
 
@@ -301,6 +302,21 @@ def test_the_scheduler_runs_one_task_per_tile_and_one_to_commit(
     with rasterio.open(vrt_path) as back:
         for band, var in enumerate(expected.data_vars.values() if groups == 2 else [expected], 1):
             np.testing.assert_array_equal(back.read(band), var.values, strict=True)
+
+
+def test_a_chain_of_block_operations_deeper_than_the_inlining_cap_writes(vrt_path):
+    """Inlined tasks run by recursion: past the cap, inputs stay tasks of their own, so a
+    chain longer than Python's stack is deep still writes (without the cap it did not)."""
+    source = make_raster((64, 80), "int32", chunks=(32, 40))
+    data = source.data
+    for _ in range(1000):
+        data = data.map_blocks(np.add, 1, dtype=data.dtype)
+    started: list[Any] = []
+    with Callback(pretask=lambda key, graph, state: started.append(key)):
+        source.copy(data=data).tiles.to_vrt(vrt_path, scheduler="synchronous")
+    assert 4 * 1000 // (MAX_DEPTH + 1) < len(started) < 4 * 1000
+    with rasterio.open(vrt_path) as back:
+        np.testing.assert_array_equal(back.read(1), source.values + 1000, strict=True)
 
 
 def test_band_groups_get_one_write_task_per_tile_each(tmp_path, vrt_path):

@@ -15,6 +15,8 @@ from typing import Any
 
 from dask._task_spec import Alias, DataNode, GraphNode, Task, TaskRef, convert_legacy_graph
 
+MAX_DEPTH = 32
+
 
 def inline_inputs(
     graph: Mapping[Any, Any], keys: Iterable[Any], consumer: Callable[[Task], bool]
@@ -23,22 +25,23 @@ def inline_inputs(
 
     A task is inlined when it is not one of ``keys`` and exactly one task depends on it,
     so that every block is still computed once; inlining repeats along chains of such
-    tasks (a getter, then an ``astype``, then the write).
+    tasks (a getter, then an ``astype``, then the write), ``MAX_DEPTH`` deep at most:
+    nested tasks run by recursion, and Python's stack is finite.
     """
     nodes: dict[Any, GraphNode] = convert_legacy_graph(dict(graph))
     wanted = set(keys)
     dependents = Counter(dep for node in nodes.values() for dep in node.dependencies)
     inlined: set[Any] = set()
 
-    def sole_input(key: Any) -> GraphNode | None:
+    def sole_input(key: Any, depth: int) -> GraphNode | None:
         """The node computing ``key``, with its own inputs inlined; None to keep ``key``."""
         node = nodes.get(key)
-        if key in wanted or dependents[key] != 1:
+        if key in wanted or dependents[key] != 1 or depth > MAX_DEPTH:
             return None
         if isinstance(node, Alias):
-            resolved = sole_input(node.target)
+            resolved = sole_input(node.target, depth)
         elif isinstance(node, Task):
-            resolved = with_inputs(node)
+            resolved = with_inputs(node, depth + 1)
         elif isinstance(node, DataNode):  # e.g. a slice of a numpy array from_array embeds
             resolved = node
         else:
@@ -47,12 +50,14 @@ def inline_inputs(
             inlined.add(key)
         return resolved
 
-    def with_inputs(task: Task) -> Task:
-        subs = {dep: node for dep in task.dependencies if (node := sole_input(dep)) is not None}
+    def with_inputs(task: Task, depth: int) -> Task:
+        subs = {
+            dep: node for dep in task.dependencies if (node := sole_input(dep, depth)) is not None
+        }
         return _substituted(task, subs) if subs else task
 
     fused = {
-        key: with_inputs(node) if isinstance(node, Task) and consumer(node) else node
+        key: with_inputs(node, 0) if isinstance(node, Task) and consumer(node) else node
         for key, node in nodes.items()
     }
     return {key: node for key, node in fused.items() if key not in inlined}
