@@ -78,7 +78,7 @@ def overhead(tiles: int, folder: Path) -> dict[str, float]:
     job = dict(lazy.__dask_graph__())[lazy.key].args[0]
     start = time.perf_counter()
     vrt.vrt_xml(job.plan, job.bands, job.band_order, job.specs, job.crs, job.metadata,
-                list(job.plan.tiles()))
+                [list(job.plan.tiles())])
     xml = time.perf_counter() - start
 
     graph._write_tile = timed_write_tile  # type: ignore[assignment]

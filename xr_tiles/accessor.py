@@ -26,7 +26,7 @@ class TilesAccessor:
         self, path: str | os.PathLike[str], *, codec: str = ..., level: float | None = ...,
         predictor: bool | int | None = ..., scheduler: Any = ..., num_workers: int | None = ...,
         chunks: Chunks | None = ..., blocksize: int = ..., nodata: float | None = ...,
-        crs: Any = ..., mode: str = ..., compute: Literal[True] = ...,
+        crs: Any = ..., mode: str = ..., skip_empty: bool = ..., compute: Literal[True] = ...,
     ) -> pathlib.Path: ...
 
     @overload
@@ -34,7 +34,7 @@ class TilesAccessor:
         self, path: str | os.PathLike[str], *, codec: str = ..., level: float | None = ...,
         predictor: bool | int | None = ..., scheduler: Any = ..., num_workers: int | None = ...,
         chunks: Chunks | None = ..., blocksize: int = ..., nodata: float | None = ...,
-        crs: Any = ..., mode: str = ..., compute: Literal[False],
+        crs: Any = ..., mode: str = ..., skip_empty: bool = ..., compute: Literal[False],
     ) -> Delayed: ...
 
     @overload
@@ -42,7 +42,7 @@ class TilesAccessor:
         self, path: str | os.PathLike[str], *, codec: str = ..., level: float | None = ...,
         predictor: bool | int | None = ..., scheduler: Any = ..., num_workers: int | None = ...,
         chunks: Chunks | None = ..., blocksize: int = ..., nodata: float | None = ...,
-        crs: Any = ..., mode: str = ..., compute: bool = ...,
+        crs: Any = ..., mode: str = ..., skip_empty: bool = ..., compute: bool = ...,
     ) -> pathlib.Path | Delayed: ...
 
     def to_vrt(
@@ -59,6 +59,7 @@ class TilesAccessor:
         nodata: float | None = None,
         crs: Any = None,
         mode: str = "w-",
+        skip_empty: bool = False,
         compute: bool = True,
     ) -> pathlib.Path | Delayed:
         """Write every chunk as its own tiled GeoTIFF and a GDAL VRT that mosaics them.
@@ -100,6 +101,11 @@ class TilesAccessor:
             ``.rio.crs``.
         mode : {"w-", "w"}, default "w-"
             "w-" refuses an existing VRT or tiles folder; "w" replaces the whole output.
+        skip_empty : bool, default False
+            Neither write nor list a tile whose block is nodata only (NaN counts as nodata
+            in float data); GDAL reads nodata there, and the VRT keeps the full extent.
+            Needs a nodata value. How many tiles were skipped is logged (logger
+            ``xr_tiles``, level INFO).
         compute : bool, default True
             False returns a ``dask.delayed.Delayed``: computing it writes and returns the path.
 
@@ -123,5 +129,5 @@ class TilesAccessor:
         return to_vrt(
             self._obj, path, codec=codec, level=level, predictor=predictor,
             scheduler=scheduler, num_workers=num_workers, chunks=chunks, blocksize=blocksize,
-            nodata=nodata, crs=crs, mode=mode, compute=compute,
+            nodata=nodata, crs=crs, mode=mode, skip_empty=skip_empty, compute=compute,
         )

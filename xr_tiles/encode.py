@@ -32,6 +32,7 @@ class TileSpec:
     nodata: float | None
     rgb: bool  # jpeg/webp store pixel-interleaved RGB(A)
     geotags: GeoTags
+    skip_empty: bool = False
 
     def internal_tile(self, height: int, width: int) -> tuple[int, int]:
         """``blocksize``, or the smallest multiple of 16 covering a smaller block."""
@@ -44,13 +45,16 @@ class TileSpec:
 def encode_tile(
     blocks: Sequence[Any], spec: TileSpec, transform: Affine,
     template: HeaderTemplate | None = None,
-) -> bytes:
-    """Return the GeoTIFF bytes of one block (all bands of the group, stacked).
+) -> bytes | None:
+    """Return the GeoTIFF bytes of one block (all bands of the group, stacked); None for
+    a block of nodata only when ``spec.skip_empty``.
 
     With the ``template`` of this block's shape (``tile_template``), only the segments
     are encoded and the header is filled in; the bytes are those tifffile would write.
     """
     pixels = _stored_pixels(blocks, spec)
+    if spec.skip_empty and _nodata_only(pixels, spec.nodata):
+        return None
     if template is not None:
         height, width = pixels.shape[-2:]
         encode = functools.partial(
@@ -118,6 +122,15 @@ def _stored_pixels(blocks: Sequence[Any], spec: TileSpec) -> np.ndarray:
         if missing.any():
             pixels = np.where(missing, spec.dtype.type(spec.nodata), pixels)
     return pixels
+
+
+def _nodata_only(pixels: np.ndarray, nodata: float | None) -> bool:
+    """Stored pixels (NaN already replaced by a numeric nodata) that are all nodata."""
+    if nodata is None:
+        return False
+    if np.isnan(nodata):
+        return bool(np.isnan(pixels).all())
+    return bool((pixels == pixels.dtype.type(nodata)).all())
 
 
 def _on_host(block: Any) -> np.ndarray:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import gc
 import itertools
+import logging
 import pathlib
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -30,7 +31,9 @@ from .source import Band, Raster
 from .template import HeaderTemplate
 from .vrt import vrt_xml
 
-TileRecord = tuple[int, int, int, int]  # group, row, col, bytes written
+logger = logging.getLogger("xr_tiles")
+
+TileRecord = tuple[int, int, int, int]  # group, row, col, bytes written (0: skipped, empty)
 MAX_TEMPLATES = 64
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -189,13 +192,23 @@ def _is_tile_task(task: Task) -> bool:
 
 def _write_tile(job: TileJob, _prepared: None, *blocks: Any) -> TileRecord:
     data = encode_tile(blocks, job.spec, job.transform, job.template)
-    size = job.target.put_tile(job.filename, data)
-    return (*job.index, size)
+    if data is None:
+        return (*job.index, 0)
+    return (*job.index, job.target.put_tile(job.filename, data))
 
 
 def _commit(job: CommitJob, records: list[TileRecord]) -> pathlib.Path:
+    written = {(group, row, col) for group, row, col, size in records if size}
+    tiles = list(job.plan.tiles())
+    sources = [
+        [tile for tile in tiles if (group, tile.row, tile.col) in written]
+        for group in range(len(job.specs))
+    ]
     text = vrt_xml(
-        job.plan, job.bands, job.band_order, job.specs, job.crs, job.metadata,
-        list(job.plan.tiles()),
+        job.plan, job.bands, job.band_order, job.specs, job.crs, job.metadata, sources
     )
-    return job.target.publish(text, job.mode)
+    path = job.target.publish(text, job.mode)
+    skipped = len(records) - len(written)
+    if any(spec.skip_empty for spec in job.specs):
+        logger.info("%s: %d of %d tiles were empty and skipped", path, skipped, len(records))
+    return path

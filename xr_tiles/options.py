@@ -33,6 +33,7 @@ class WriteOptions:
     nodata: float | None
     crs: CRS | None
     mode: str
+    skip_empty: bool
 
 
 def parse_options(
@@ -45,6 +46,7 @@ def parse_options(
     nodata: float | None,
     crs: Any,
     mode: str,
+    skip_empty: bool,
 ) -> WriteOptions:
     parsed_codec = parse_codec(codec)
     return WriteOptions(
@@ -56,7 +58,23 @@ def parse_options(
         nodata=parse_nodata(nodata),
         crs=parse_crs(crs),
         mode=parse_mode(mode),
+        skip_empty=parse_flag("skip_empty", skip_empty),
     )
+
+
+def parse_flag(name: str, value: bool) -> bool:
+    if not isinstance(value, bool | np.bool_):
+        raise InvalidOptionError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def check_skip_empty(skip_empty: bool, nodata: float | None, bands: str) -> None:
+    """An empty tile is one of nodata only: without a nodata value, none is empty."""
+    if skip_empty and nodata is None:
+        raise InvalidOptionError(
+            f"skip_empty=True needs a nodata value, and {bands} has none: pass nodata=..., "
+            "or set one with .rio.write_nodata(...)"
+        )
 
 
 def parse_path(path: str | os.PathLike[str]) -> pathlib.Path:

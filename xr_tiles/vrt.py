@@ -38,9 +38,10 @@ def vrt_xml(
     specs: Sequence[TileSpec],
     crs: CRS | None,
     metadata: Mapping[str, str],
-    tiles: Sequence[Tile],
+    tiles: Sequence[Sequence[Tile]],
 ) -> str:
-    """Return the VRT mosaicking ``tiles``; band ``i`` reads band ``band_order[i]``."""
+    """Return the VRT mosaicking ``tiles[group]`` of each band group (those written);
+    band ``i`` reads band ``band_order[i]``."""
     root = ET.Element("VRTDataset", rasterXSize=str(plan.width), rasterYSize=str(plan.height))
     if crs is not None:
         sub(root, "SRS", crs.to_wkt())
@@ -51,7 +52,7 @@ def vrt_xml(
         element = _band(root, number, band)
         # A placeholder, replaced by the band's sources once the document is serialised.
         element.append(ET.Comment(f"{SOURCES_MARK} {number}"))
-        sources[str(number)] = _sources(plan, tiles, group, index, specs[group])
+        sources[str(number)] = _sources(plan, tiles[group], group, index, specs[group])
     ET.indent(root)
     text = ET.tostring(root, encoding="unicode") + "\n"
     return SOURCES_LINE.sub(lambda match: sources[match[1]], text)

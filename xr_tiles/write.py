@@ -18,6 +18,7 @@ from .options import (
     WriteOptions,
     check_codec_fits,
     check_predictor_fits,
+    check_skip_empty,
     parse_options,
     parse_path,
 )
@@ -31,7 +32,8 @@ def to_vrt(
     obj: xr.DataArray | xr.Dataset, path: str | os.PathLike[str], *, codec: str = ...,
     level: float | None = ..., predictor: bool | int | None = ..., scheduler: Any = ...,
     num_workers: int | None = ..., chunks: Chunks | None = ..., blocksize: int = ...,
-    nodata: float | None = ..., crs: Any = ..., mode: str = ..., compute: Literal[True] = ...,
+    nodata: float | None = ..., crs: Any = ..., mode: str = ..., skip_empty: bool = ...,
+    compute: Literal[True] = ...,
 ) -> pathlib.Path: ...
 
 
@@ -40,7 +42,8 @@ def to_vrt(
     obj: xr.DataArray | xr.Dataset, path: str | os.PathLike[str], *, codec: str = ...,
     level: float | None = ..., predictor: bool | int | None = ..., scheduler: Any = ...,
     num_workers: int | None = ..., chunks: Chunks | None = ..., blocksize: int = ...,
-    nodata: float | None = ..., crs: Any = ..., mode: str = ..., compute: Literal[False],
+    nodata: float | None = ..., crs: Any = ..., mode: str = ..., skip_empty: bool = ...,
+    compute: Literal[False],
 ) -> Delayed: ...
 
 
@@ -49,7 +52,8 @@ def to_vrt(
     obj: xr.DataArray | xr.Dataset, path: str | os.PathLike[str], *, codec: str = ...,
     level: float | None = ..., predictor: bool | int | None = ..., scheduler: Any = ...,
     num_workers: int | None = ..., chunks: Chunks | None = ..., blocksize: int = ...,
-    nodata: float | None = ..., crs: Any = ..., mode: str = ..., compute: bool = ...,
+    nodata: float | None = ..., crs: Any = ..., mode: str = ..., skip_empty: bool = ...,
+    compute: bool = ...,
 ) -> pathlib.Path | Delayed: ...
 
 
@@ -67,13 +71,14 @@ def to_vrt(
     nodata: float | None = None,
     crs: Any = None,
     mode: str = "w-",
+    skip_empty: bool = False,
     compute: bool = True,
 ) -> pathlib.Path | Delayed:
     """Write ``obj`` as one GeoTIFF per chunk plus a VRT mosaic; see ``.tiles.to_vrt``."""
     vrt_path = parse_path(path)
     options = parse_options(
         codec=codec, level=level, predictor=predictor, chunks=chunks, blocksize=blocksize,
-        nodata=nodata, crs=crs, mode=mode,
+        nodata=nodata, crs=crs, mode=mode, skip_empty=skip_empty,
     )
     check_scheduler(scheduler, num_workers)
     raster = read_raster(obj, options)
@@ -96,6 +101,7 @@ def to_vrt(
 def _tile_spec(group: BandGroup, raster: Raster, options: WriteOptions) -> TileSpec:
     codec, dtype = options.codec, group.dtype
     check_codec_fits(codec, dtype, len(group.bands))
+    check_skip_empty(options.skip_empty, group.nodata, _described(group))
     check_predictor_fits(options.predictor, dtype)
     predictor = options.predictor or codec.default_predictor(dtype)
     return TileSpec(
@@ -108,7 +114,13 @@ def _tile_spec(group: BandGroup, raster: Raster, options: WriteOptions) -> TileS
         nodata=group.nodata,
         rgb=codec.band_counts is not None and len(group.bands) >= 3,
         geotags=geotiff_tags(raster.crs, raster.transform, group.nodata, dtype),
+        skip_empty=options.skip_empty,
     )
+
+
+def _described(group: BandGroup) -> str:
+    names = [band.description for band in group.bands if band.description is not None]
+    return f"the data ({', '.join(names)})" if names else "the data"
 
 
 def _group_suffixes(count: int) -> tuple[str, ...]:
