@@ -1,0 +1,134 @@
+"""Overview levels of one block, from the pixels already in memory; pure numpy.
+
+A level of factor ``f`` has one pixel per ``f`` x ``f`` window of the block; a block whose
+size is not a multiple of ``f`` gets ``ceil(size / f)`` pixels, the last window holding
+only the pixels that exist. Nodata and NaN pixels are left out of ``average``, ``min``,
+``max`` and ``mode``; a window without any other pixel gives nodata (NaN without a nodata
+value). ``nearest`` takes the pixel at the window's centre (offset ``f // 2``, or the
+window's last pixel where it is shorter), nodata or not, as GDAL does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+RESAMPLINGS = ("nearest", "average", "mode", "min", "max")
+
+
+def auto_factors(height: int, width: int, blocksize: int = 256) -> list[int]:
+    """Powers of two, halving until the whole raster fits in one ``blocksize`` block."""
+    factors, factor = [], 2
+    while -(-max(height, width) // (factor // 2)) > blocksize:
+        factors.append(factor)
+        factor *= 2
+    return factors
+
+
+def overview_levels(
+    pixels: np.ndarray, factors: Sequence[int], resampling: str, nodata: float | None
+) -> list[np.ndarray]:
+    """One array per factor (ascending powers of two) for (band, y, x) ``pixels``."""
+    if resampling == "nearest":
+        return [_nearest(pixels, factor) for factor in factors]
+    if resampling == "mode":
+        return [_mode(pixels, factor, nodata) for factor in factors]
+    return _reduced(pixels, factors, resampling, nodata)
+
+
+def _nearest(pixels: np.ndarray, factor: int) -> np.ndarray:
+    height, width = pixels.shape[-2:]
+    rows = np.minimum(np.arange(0, height, factor) + factor // 2, height - 1)
+    cols = np.minimum(np.arange(0, width, factor) + factor // 2, width - 1)
+    return pixels[:, rows][:, :, cols]
+
+
+def _valid(pixels: np.ndarray, nodata: float | None) -> np.ndarray:
+    valid = np.ones(pixels.shape, bool) if pixels.dtype.kind != "f" else ~np.isnan(pixels)
+    if nodata is not None and not np.isnan(nodata):
+        valid &= pixels != pixels.dtype.type(nodata)
+    return valid
+
+
+def _pairs(array: np.ndarray, operation: np.ufunc, identity: object) -> np.ndarray:
+    """``operation`` over each 2 x 2 window, the last row/column alone when odd."""
+    height, width = array.shape[-2:]
+    if height % 2 or width % 2:
+        padded = np.full((*array.shape[:-2], height + height % 2, width + width % 2),
+                         identity, array.dtype)
+        padded[..., :height, :width] = array
+        array = padded
+    return operation(  # type: ignore[no-any-return]
+        operation(array[..., 0::2, 0::2], array[..., 0::2, 1::2]),
+        operation(array[..., 1::2, 0::2], array[..., 1::2, 1::2]),
+    )
+
+
+def _reduced(
+    pixels: np.ndarray, factors: Sequence[int], resampling: str, nodata: float | None
+) -> list[np.ndarray]:
+    """average, min and max, level by level from the previous one (each factor 2 more):
+    sums and counts (or extremes) of a window are those of its four quarters. min and
+    max stay in the block's dtype, so they are exact for every dtype."""
+    valid = _valid(pixels, nodata)
+    identity: object
+    operation: np.ufunc
+    if resampling == "average":
+        operation, identity = np.add, 0
+        value = np.where(valid, pixels, 0).astype(np.float64)
+    else:
+        operation = np.minimum if resampling == "min" else np.maximum
+        identity = _extreme(pixels.dtype, largest=resampling == "min")
+        value = np.where(valid, pixels, pixels.dtype.type(identity))
+    count = valid.astype(np.int64)
+    levels, factor = [], 1
+    for target in factors:
+        while factor < target:
+            value = _pairs(value, operation, identity)
+            count = _pairs(count, np.add, 0)
+            factor *= 2
+        result = value / np.maximum(count, 1) if resampling == "average" else value
+        levels.append(_stored(result, count > 0, pixels.dtype, nodata))
+    return levels
+
+
+def _extreme(dtype: np.dtype, *, largest: bool) -> object:
+    if dtype.kind == "f":
+        return np.inf if largest else -np.inf
+    info = np.iinfo(dtype)
+    return info.max if largest else info.min
+
+
+def _stored(
+    values: np.ndarray, valid: np.ndarray, dtype: np.dtype, nodata: float | None
+) -> np.ndarray:
+    """Results in the block's dtype, nodata where a window had no valid pixel. Averages of
+    integers are rounded to nearest (halves to even) and kept within the dtype's range."""
+    if dtype.kind in "iu":
+        if values.dtype.kind == "f":
+            info = np.iinfo(dtype)
+            values = np.clip(np.rint(np.where(valid, values, 0)), info.min, info.max)
+        fill = dtype.type(0 if nodata is None else nodata)  # no window is empty without nodata
+        return np.where(valid, values.astype(dtype), fill)
+    return np.where(valid, values, np.nan if nodata is None else nodata).astype(dtype)
+
+
+def _mode(pixels: np.ndarray, factor: int, nodata: float | None) -> np.ndarray:
+    """The commonest valid value of each window; ties go to the smallest value. Values
+    compare as float64 (64-bit integers beyond 2**53 may merge)."""
+    bands, height, width = pixels.shape
+    rows, cols = -(-height // factor), -(-width // factor)
+    padded = np.full((bands, rows * factor, cols * factor), np.nan)
+    padded[:, :height, :width] = np.where(_valid(pixels, nodata), pixels, np.nan)
+    windows = padded.reshape(bands, rows, factor, cols, factor).transpose(0, 1, 3, 2, 4)
+    windows = np.sort(windows.reshape(bands, rows, cols, factor * factor), axis=-1)  # NaN last
+    # Run lengths of equal values: a run starts where a value differs from the one before.
+    starts = np.ones(windows.shape, bool)
+    starts[..., 1:] = windows[..., 1:] != windows[..., :-1]
+    run_start = np.maximum.accumulate(np.where(starts, np.arange(windows.shape[-1]), 0), axis=-1)
+    run_length = np.arange(windows.shape[-1]) - run_start + 1
+    run_length[np.isnan(windows)] = 0
+    best = np.argmax(run_length, axis=-1)  # the first longest run ends here: smallest value
+    result = np.take_along_axis(windows, best[..., np.newaxis], axis=-1)[..., 0]
+    return _stored(result, ~np.isnan(result), pixels.dtype, nodata)
