@@ -82,7 +82,7 @@ def _reduced(
         identity = _extreme(pixels.dtype, largest=resampling == "min")
         value = np.where(valid, pixels, pixels.dtype.type(identity))
     # int32 counts halve the memory traffic; a window cannot hold more pixels than a band.
-    count = valid.astype(np.int32 if pixels[0].size < 2**31 else np.int64)
+    count: np.ndarray = valid.astype(np.int32 if pixels[0].size < 2**31 else np.int64)
     levels, factor = [], 1
     for target in factors:
         while factor < target:
