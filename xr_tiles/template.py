@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import tifffile
 from affine import Affine
-from tifffile import TIFF
+from tifffile import COMPRESSION, TIFF
 
 from .geotags import GeoTags
 
@@ -27,7 +27,9 @@ TILE_OFFSETS = 324
 TILE_BYTE_COUNTS = 325
 # Codecs whose segments are a plain function of the tile's pixels; JPEG, WebP and LERC
 # (tables, colour layout, per-tile parameters) stay with tifffile.
-PLAIN_COMPRESSIONS = frozenset({None, 5, 8, 34925, 50000})  # LZW, deflate, LZMA, zstd
+PLAIN_COMPRESSIONS = frozenset(
+    {None, COMPRESSION.LZW, COMPRESSION.ADOBE_DEFLATE, COMPRESSION.LZMA, COMPRESSION.ZSTD}
+)
 
 
 @dataclass(frozen=True)
@@ -64,9 +66,7 @@ class HeaderTemplate:
         return b"".join((header, *segments))
 
 
-def header_template(
-    tiff: bytes, geotags: GeoTags
-) -> HeaderTemplate | None:
+def header_template(tiff: bytes, geotags: GeoTags) -> HeaderTemplate | None:
     """The template of a tile tifffile wrote as ``tiff``; None unless its header comes
     first and its segments follow back to back to the end of the file."""
     with tifffile.TiffFile(io.BytesIO(tiff)) as parsed:
