@@ -44,54 +44,69 @@ def _nearest(pixels: np.ndarray, factor: int) -> np.ndarray:
     return pixels[:, rows][:, :, cols]
 
 
-def _valid(pixels: np.ndarray, nodata: float | None) -> np.ndarray:
-    valid = np.ones(pixels.shape, bool) if pixels.dtype.kind != "f" else ~np.isnan(pixels)
-    if nodata is not None and not np.isnan(nodata):
-        valid &= pixels != pixels.dtype.type(nodata)
-    return valid
-
-
-def _pairs(array: np.ndarray, operation: np.ufunc, identity: object) -> np.ndarray:
-    """``operation`` over each 2 x 2 window, the last row/column alone when odd."""
+def _pairs(array: np.ndarray, operation: np.ufunc, identity: object,
+           dtype: type | None = None) -> np.ndarray:
+    """``operation`` over each 2 x 2 window, the last row/column alone when odd; in
+    ``dtype`` (the array's own by default) without a full-size copy first."""
     height, width = array.shape[-2:]
     if height % 2 or width % 2:
         padded = np.full((*array.shape[:-2], height + height % 2, width + width % 2),
                          identity, array.dtype)
         padded[..., :height, :width] = array
         array = padded
-    return operation(  # type: ignore[no-any-return]
-        operation(array[..., 0::2, 0::2], array[..., 0::2, 1::2]),
-        operation(array[..., 1::2, 0::2], array[..., 1::2, 1::2]),
-    )
+    result = operation(array[..., 0::2, 0::2], array[..., 0::2, 1::2], dtype=dtype)
+    operation(result, array[..., 1::2, 0::2], out=result)
+    operation(result, array[..., 1::2, 1::2], out=result)
+    return result  # type: ignore[no-any-return]
 
 
 def _reduced(
     pixels: np.ndarray, factors: Sequence[int], resampling: str, nodata: float | None
 ) -> list[np.ndarray]:
     """average, min and max, level by level from the previous one (each factor 2 more):
-    sums and counts (or extremes) of a window are those of its four quarters. min and
-    max stay in the block's dtype, so they are exact for every dtype."""
-    valid = _valid(pixels, nodata)
-    identity: object
+    sums and counts (or extremes) of a window are those of its four quarters. Sums are
+    float64 from the first level on; min and max stay in the block's dtype, so they are
+    exact for every dtype."""
+    invalid = _invalid(pixels, nodata)
+    average = resampling == "average"
     operation: np.ufunc
-    if resampling == "average":
-        operation, identity = np.add, 0
-        value = np.where(valid, pixels, 0).astype(np.float64)
+    if average:
+        operation, identity, dtype = np.add, 0, np.float64
+        value = pixels if invalid is None else np.where(invalid, 0, pixels)
     else:
         operation = np.minimum if resampling == "min" else np.maximum
-        identity = _extreme(pixels.dtype, largest=resampling == "min")
-        value = np.where(valid, pixels, pixels.dtype.type(identity))
-    # int32 counts halve the memory traffic; a window cannot hold more pixels than a band.
-    count: np.ndarray = valid.astype(np.int32 if pixels[0].size < 2**31 else np.int64)
+        identity, dtype = _extreme(pixels.dtype, largest=resampling == "min"), None
+        value = pixels if invalid is None else np.where(invalid, identity, pixels)
+    # Window counts only where pixels are missing; int32 halves the memory traffic.
+    count = None if invalid is None else (~invalid).astype(np.int32)
     levels, factor = [], 1
     for target in factors:
         while factor < target:
-            value = _pairs(value, operation, identity)
-            count = _pairs(count, np.add, 0)
+            value = _pairs(value, operation, identity, dtype if factor == 1 else None)
+            count = None if count is None else _pairs(count, np.add, 0)
             factor *= 2
-        result = value / np.maximum(count, 1) if resampling == "average" else value
-        levels.append(_stored(result, count > 0, pixels.dtype, nodata))
+        counts = _full_counts(pixels.shape, factor) if count is None else count
+        result = value / np.maximum(counts, 1) if average else value
+        levels.append(_stored(result, counts > 0, pixels.dtype, nodata))
     return levels
+
+
+def _full_counts(shape: tuple[int, ...], factor: int) -> np.ndarray:
+    """Pixels per window of a block without missing pixels: ``factor`` squared, fewer
+    in the last row and column of windows where the block is not a multiple."""
+    height, width = shape[-2:]
+    rows = np.minimum(factor, height - np.arange(0, height, factor))
+    cols = np.minimum(factor, width - np.arange(0, width, factor))
+    return rows[:, np.newaxis] * cols[np.newaxis, :]
+
+
+def _invalid(pixels: np.ndarray, nodata: float | None) -> np.ndarray | None:
+    """Where pixels are nodata or NaN; None when there are none (the common case)."""
+    invalid = np.isnan(pixels) if pixels.dtype.kind == "f" else None
+    if nodata is not None and not np.isnan(nodata):
+        missing = pixels == pixels.dtype.type(nodata)
+        invalid = missing if invalid is None else invalid | missing
+    return invalid if invalid is not None and invalid.any() else None
 
 
 def _extreme(dtype: np.dtype, *, largest: bool) -> object:
@@ -121,7 +136,8 @@ def _mode(pixels: np.ndarray, factor: int, nodata: float | None) -> np.ndarray:
     bands, height, width = pixels.shape
     rows, cols = -(-height // factor), -(-width // factor)
     padded = np.full((bands, rows * factor, cols * factor), np.nan)
-    padded[:, :height, :width] = np.where(_valid(pixels, nodata), pixels, np.nan)
+    invalid = _invalid(pixels, nodata)
+    padded[:, :height, :width] = pixels if invalid is None else np.where(invalid, np.nan, pixels)
     windows = padded.reshape(bands, rows, factor, cols, factor).transpose(0, 1, 3, 2, 4)
     windows = np.sort(windows.reshape(bands, rows, cols, factor * factor), axis=-1)  # NaN last
     # Run lengths of equal values: a run starts where a value differs from the one before.
