@@ -70,6 +70,7 @@ def _reduced(
     invalid = _invalid(pixels, nodata)
     average = resampling == "average"
     operation: np.ufunc
+    identity: object
     if average:
         operation, identity, dtype = np.add, 0, np.float64
         value = pixels if invalid is None else np.where(invalid, 0, pixels)
