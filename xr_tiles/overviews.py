@@ -44,7 +44,7 @@ def _nearest(pixels: np.ndarray, factor: int) -> np.ndarray:
     return pixels[:, rows][:, :, cols]
 
 
-def _pairs(array: np.ndarray, operation: np.ufunc, identity: object,
+def _pairs(array: np.ndarray, operation: np.ufunc, identity: float,
            dtype: type | None = None) -> np.ndarray:
     """``operation`` over each 2 x 2 window, the last row/column alone when odd; in
     ``dtype`` (the array's own by default) without a full-size copy first."""
@@ -70,7 +70,7 @@ def _reduced(
     invalid = _invalid(pixels, nodata)
     average = resampling == "average"
     operation: np.ufunc
-    identity: object
+    identity: float
     if average:
         operation, identity, dtype = np.add, 0, np.float64
         value = pixels if invalid is None else np.where(invalid, 0, pixels)
@@ -110,7 +110,7 @@ def _invalid(pixels: np.ndarray, nodata: float | None) -> np.ndarray | None:
     return invalid if invalid is not None and invalid.any() else None
 
 
-def _extreme(dtype: np.dtype, *, largest: bool) -> object:
+def _extreme(dtype: np.dtype, *, largest: bool) -> float:
     if dtype.kind == "f":
         return np.inf if largest else -np.inf
     info = np.iinfo(dtype)
