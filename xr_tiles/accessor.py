@@ -9,7 +9,7 @@ from typing import Any, Literal, overload
 import xarray as xr
 from dask.delayed import Delayed
 
-from .options import Chunks
+from .options import Chunks, Overviews
 from .write import to_vrt
 
 
@@ -26,7 +26,8 @@ class TilesAccessor:
         self, path: str | os.PathLike[str], *, codec: str = ..., level: float | None = ...,
         predictor: bool | int | None = ..., scheduler: Any = ..., num_workers: int | None = ...,
         chunks: Chunks | None = ..., blocksize: int = ..., nodata: float | None = ...,
-        crs: Any = ..., mode: str = ..., skip_empty: bool = ..., compute: Literal[True] = ...,
+        crs: Any = ..., mode: str = ..., skip_empty: bool = ...,
+        overviews: Overviews | None = ..., resampling: str = ..., compute: Literal[True] = ...,
     ) -> pathlib.Path: ...
 
     @overload
@@ -34,7 +35,8 @@ class TilesAccessor:
         self, path: str | os.PathLike[str], *, codec: str = ..., level: float | None = ...,
         predictor: bool | int | None = ..., scheduler: Any = ..., num_workers: int | None = ...,
         chunks: Chunks | None = ..., blocksize: int = ..., nodata: float | None = ...,
-        crs: Any = ..., mode: str = ..., skip_empty: bool = ..., compute: Literal[False],
+        crs: Any = ..., mode: str = ..., skip_empty: bool = ...,
+        overviews: Overviews | None = ..., resampling: str = ..., compute: Literal[False],
     ) -> Delayed: ...
 
     @overload
@@ -42,7 +44,8 @@ class TilesAccessor:
         self, path: str | os.PathLike[str], *, codec: str = ..., level: float | None = ...,
         predictor: bool | int | None = ..., scheduler: Any = ..., num_workers: int | None = ...,
         chunks: Chunks | None = ..., blocksize: int = ..., nodata: float | None = ...,
-        crs: Any = ..., mode: str = ..., skip_empty: bool = ..., compute: bool = ...,
+        crs: Any = ..., mode: str = ..., skip_empty: bool = ...,
+        overviews: Overviews | None = ..., resampling: str = ..., compute: bool = ...,
     ) -> pathlib.Path | Delayed: ...
 
     def to_vrt(
@@ -60,6 +63,8 @@ class TilesAccessor:
         crs: Any = None,
         mode: str = "w-",
         skip_empty: bool = False,
+        overviews: Overviews | None = None,
+        resampling: str = "nearest",
         compute: bool = True,
     ) -> pathlib.Path | Delayed:
         """Write every chunk as its own tiled GeoTIFF and a GDAL VRT that mosaics them.
@@ -106,6 +111,18 @@ class TilesAccessor:
             in float data); GDAL reads nodata there, and the VRT keeps the full extent.
             Needs a nodata value. How many tiles were skipped is logged (logger
             ``xr_tiles``, level INFO).
+        overviews : {None, "auto"} or list of int, optional
+            Overview levels, written into every tile (each a Cloud Optimized GeoTIFF) and
+            listed on the VRT, so that GDAL reads reduced resolutions from them: factors,
+            distinct powers of two (e.g. ``[2, 4, 8, 16]``), or "auto", which halves
+            until the whole raster fits in one ``blocksize`` block. Computed from the
+            block in memory, in the same pass. Levels match a downsample of the whole
+            raster exactly where chunk sizes are multiples of the factor (otherwise a
+            warning says which factors do not).
+        resampling : {"nearest", "average", "mode", "min", "max"}, default "nearest"
+            How an overview pixel is made from its window: "nearest" takes the window's
+            centre pixel, as GDAL does; the others leave nodata and NaN out (a window of
+            nodata only gives nodata). "mode" is for classes, not float data.
         compute : bool, default True
             False returns a ``dask.delayed.Delayed``: computing it writes and returns the path.
 
@@ -125,9 +142,12 @@ class TilesAccessor:
         >>> import xr_tiles
         >>> dem.tiles.to_vrt("dem.vrt", codec="zstd")  # doctest: +SKIP
         PosixPath('/data/dem.vrt')
+        >>> dem.tiles.to_vrt("dem.vrt", overviews="auto", resampling="average")  # doctest: +SKIP
+        PosixPath('/data/dem.vrt')
         """
         return to_vrt(
             self._obj, path, codec=codec, level=level, predictor=predictor,
             scheduler=scheduler, num_workers=num_workers, chunks=chunks, blocksize=blocksize,
-            nodata=nodata, crs=crs, mode=mode, skip_empty=skip_empty, compute=compute,
+            nodata=nodata, crs=crs, mode=mode, skip_empty=skip_empty, overviews=overviews,
+            resampling=resampling, compute=compute,
         )

@@ -1,4 +1,7 @@
-"""Encode one block as a standalone, internally tiled GeoTIFF, in memory; pure."""
+"""Encode one block as a standalone, internally tiled GeoTIFF, in memory; pure.
+
+With overviews, the file holds one page per level, laid out Cloud Optimized.
+"""
 
 from __future__ import annotations
 
@@ -14,9 +17,20 @@ import tifffile
 from affine import Affine
 from tifffile import COMPRESSION, PHOTOMETRIC, PLANARCONFIG
 
-from .geotags import GeoTags
+from .geotags import GDAL_NODATA, GeoTags
 from .options import TILE_MULTIPLE
-from .template import HeaderTemplate, encode_segment, header_template, is_plain, tile_segments
+from .overviews import overview_levels
+from .template import (
+    HeaderTemplate,
+    cloud_optimized,
+    encode_segment,
+    header_template,
+    is_plain,
+    tile_segments,
+)
+
+# tifffile's own rule for switching to BigTIFF (its imwrite), for files of several pages.
+BIGTIFF_FROM = 2**32 - 2**25
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -33,6 +47,8 @@ class TileSpec:
     rgb: bool  # jpeg/webp store pixel-interleaved RGB(A)
     geotags: GeoTags
     skip_empty: bool = False
+    overviews: tuple[int, ...] = ()  # factors, ascending powers of two
+    resampling: str = "nearest"
 
     def internal_tile(self, height: int, width: int) -> tuple[int, int]:
         """``blocksize``, or the smallest multiple of 16 covering a smaller block."""
@@ -50,23 +66,28 @@ def encode_tile(
     a block of nodata only when ``spec.skip_empty``.
 
     With the ``template`` of this block's shape (``tile_template``), only the segments
-    are encoded and the header is filled in; the bytes are those tifffile would write.
+    are encoded and the header is filled in; the bytes are those tifffile would write
+    (laid out Cloud Optimized where there are overviews).
     """
     pixels = _stored_pixels(blocks, spec)
     if spec.skip_empty and _nodata_only(pixels, spec.nodata):
         return None
+    levels = [pixels, *overview_levels(pixels, spec.overviews, spec.resampling, spec.nodata)]
     if template is not None:
-        height, width = pixels.shape[-2:]
         encode = functools.partial(
             encode_segment, compression=spec.compression, predictor=spec.predictor,
             compressionargs=spec.compressionargs,
         )
-        segments = tile_segments(pixels, spec.internal_tile(height, width), encode)
+        pages = [
+            tile_segments(level, spec.internal_tile(*level.shape[-2:]), encode)
+            for level in levels
+        ]
         try:
-            return template.fill(segments, transform)
+            return template.fill(pages, transform)
         except struct.error:  # offsets past 4 GiB: tifffile switches to BigTIFF
             pass
-    return _written_by_tifffile(pixels, spec, transform)
+    written = _written_by_tifffile(levels, spec, transform)
+    return cloud_optimized(written, spec.geotags) if spec.overviews else written
 
 
 def tile_template(spec: TileSpec, height: int, width: int) -> HeaderTemplate | None:
@@ -74,12 +95,33 @@ def tile_template(spec: TileSpec, height: int, width: int) -> HeaderTemplate | N
     write every tile itself (codecs that are not plain, see ``template``)."""
     if not is_plain(spec.compression):
         return None
-    zeros = np.zeros((spec.band_count, height, width), spec.dtype)
+    shapes = [(height, width)] + [(-(-height // f), -(-width // f)) for f in spec.overviews]
+    zeros = [np.zeros((spec.band_count, *shape), spec.dtype) for shape in shapes]
     return header_template(_written_by_tifffile(zeros, spec, Affine.identity()), spec.geotags)
 
 
-def _written_by_tifffile(pixels: np.ndarray, spec: TileSpec, transform: Affine) -> bytes:
-    """(band, y, x) pixels in the stored dtype, as one GeoTIFF written by tifffile."""
+def _written_by_tifffile(
+    levels: Sequence[np.ndarray], spec: TileSpec, transform: Affine
+) -> bytes:
+    """(band, y, x) pixels in the stored dtype, and their overviews, as one GeoTIFF
+    written by tifffile: one page per level. Overview pages carry the nodata tag, as
+    GDAL's do, but not the georeferencing."""
+    nodata_tags = [tag for tag in spec.geotags.shared if tag[0] == GDAL_NODATA]
+    bigtiff = sum(level.nbytes for level in levels) > BIGTIFF_FROM
+    buffer = io.BytesIO()
+    with tifffile.TiffWriter(buffer, bigtiff=bigtiff) as writer:
+        for index, level in enumerate(levels):
+            if index == 0:
+                _write_page(writer, level, spec, spec.geotags.for_tile(transform))
+            else:
+                _write_page(writer, level, spec, nodata_tags, subfiletype=1)
+    return buffer.getvalue()
+
+
+def _write_page(
+    writer: tifffile.TiffWriter, pixels: np.ndarray, spec: TileSpec, extratags: list[Any],
+    **page: Any,
+) -> None:
     height, width = pixels.shape[-2:]
     layout: dict[str, Any]
     # tifffile's enums rather than their names: it converts names by catching exceptions.
@@ -93,21 +135,19 @@ def _written_by_tifffile(pixels: np.ndarray, spec: TileSpec, transform: Affine) 
         layout = {"photometric": PHOTOMETRIC.MINISBLACK}
     else:
         layout = {"photometric": PHOTOMETRIC.MINISBLACK, "planarconfig": PLANARCONFIG.SEPARATE}
-    buffer = io.BytesIO()
-    tifffile.imwrite(
-        buffer,
+    writer.write(
         pixels,
         tile=spec.internal_tile(height, width),
         compression=spec.compression,
         compressionargs=spec.compressionargs,
         predictor=spec.predictor if spec.predictor != 1 else None,
-        extratags=spec.geotags.for_tile(transform),
+        extratags=extratags,
         metadata=None,
         software=False,
         maxworkers=1,  # tiles are written in parallel by dask: no threads within a tile
         **layout,
+        **page,
     )
-    return buffer.getvalue()
 
 
 def _stored_pixels(blocks: Sequence[Any], spec: TileSpec) -> np.ndarray:

@@ -204,10 +204,12 @@ def _commit(job: CommitJob, records: list[TileRecord]) -> pathlib.Path:
         [tile for tile in tiles if (group, tile.row, tile.col) in written]
         for group in range(len(job.specs))
     ]
-    text = vrt_xml(
-        job.plan, job.bands, job.band_order, job.specs, job.crs, job.metadata, sources
+    document = functools.partial(
+        vrt_xml, job.plan, job.bands, job.band_order, job.specs, job.crs, job.metadata, sources
     )
-    path = job.target.publish(text, job.mode)
+    for factor in job.specs[0].overviews:  # every band group has the same levels
+        job.target.put_tile(job.plan.overview_filename(factor), document(factor).encode())
+    path = job.target.publish(document(), job.mode)
     skipped = len(records) - len(written)
     if any(spec.skip_empty for spec in job.specs):
         logger.info("%s: %d of %d tiles were empty and skipped", path, skipped, len(records))

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import pathlib
+import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from rasterio.crs import CRS
@@ -13,12 +15,14 @@ from rasterio.errors import CRSError
 
 from .codecs import CODECS, Codec
 from .errors import InvalidOptionError, UnsupportedInputError
+from .overviews import RESAMPLINGS
 
 MODES = ("w-", "w")
 TILE_MULTIPLE = 16
 DEFAULT_NUMPY_CHUNK = 1024
 
 Chunks = int | tuple[int, int] | dict[str, int]
+Overviews = Literal["auto"] | Sequence[int]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -34,6 +38,8 @@ class WriteOptions:
     crs: CRS | None
     mode: str
     skip_empty: bool
+    overviews: Literal["auto"] | tuple[int, ...] | None
+    resampling: str
 
 
 def parse_options(
@@ -47,6 +53,8 @@ def parse_options(
     crs: Any,
     mode: str,
     skip_empty: bool,
+    overviews: Overviews | None,
+    resampling: str,
 ) -> WriteOptions:
     parsed_codec = parse_codec(codec)
     return WriteOptions(
@@ -59,6 +67,8 @@ def parse_options(
         crs=parse_crs(crs),
         mode=parse_mode(mode),
         skip_empty=parse_flag("skip_empty", skip_empty),
+        overviews=parse_overviews(overviews),
+        resampling=parse_resampling(resampling),
     )
 
 
@@ -74,6 +84,59 @@ def check_skip_empty(skip_empty: bool, nodata: float | None, bands: str) -> None
         raise InvalidOptionError(
             f"skip_empty=True needs a nodata value, and {bands} has none: pass nodata=..., "
             "or set one with .rio.write_nodata(...)"
+        )
+
+
+def parse_overviews(overviews: Overviews | None) -> Literal["auto"] | tuple[int, ...] | None:
+    """None, "auto", or the factors as distinct powers of two, ascending."""
+    if overviews is None or overviews == "auto":
+        return overviews
+    factors = list(overviews) if isinstance(overviews, list | tuple | range) else []
+    powers = all(
+        isinstance(f, int | np.integer) and not isinstance(f, bool) and f >= 2 and f & (f - 1) == 0
+        for f in factors
+    )
+    if not factors or not powers or len(set(factors)) != len(factors):
+        raise InvalidOptionError(
+            "overviews must be None, 'auto' or a list of distinct powers of two from 2 up "
+            f"(e.g. [2, 4, 8, 16]), as GDAL's overview levels; got {overviews!r}"
+        )
+    return tuple(sorted(int(f) for f in factors))
+
+
+def parse_resampling(resampling: str) -> str:
+    if resampling not in RESAMPLINGS:
+        raise InvalidOptionError(
+            f"resampling must be one of {', '.join(map(repr, RESAMPLINGS))}; got {resampling!r}"
+        )
+    return resampling
+
+
+def check_resampling_fits(resampling: str, dtype: np.dtype, factors: Sequence[int]) -> None:
+    """'mode' counts equal values: continuous data seldom repeat one."""
+    if factors and resampling == "mode" and dtype.kind == "f":
+        raise InvalidOptionError(
+            f"resampling='mode' takes the commonest value of each window, which makes no "
+            f"sense for continuous {dtype.name} data; use 'average', 'nearest', 'min' or "
+            "'max', or cast classes to an integer dtype"
+        )
+
+
+def warn_misaligned_overviews(
+    factors: Sequence[int], y_chunks: Sequence[int], x_chunks: Sequence[int]
+) -> None:
+    """Each tile's overviews come from its own pixels: exact on the mosaic only where
+    every tile starts on a multiple of the factor."""
+    inner = {*y_chunks[:-1], *x_chunks[:-1]}
+    misaligned = [f for f in factors if any(size % f for size in inner)]
+    if misaligned:
+        warnings.warn(
+            f"overview factors {misaligned} do not divide the chunk sizes "
+            f"{sorted(inner)}: at those levels GDAL resamples each tile's own overview "
+            "onto the mosaic's grid, so windows no longer match a downsample of the whole "
+            f"raster; for exact levels use chunks that are multiples of {max(misaligned)}",
+            UserWarning,
+            stacklevel=4,
         )
 
 

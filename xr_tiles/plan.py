@@ -63,6 +63,14 @@ class TilePlan:
         """The tile's path relative to the VRT."""
         return f"{self.folder}/{self.filename(tile, group)}"
 
+    def overview_filename(self, factor: int) -> str:
+        """The mosaic of the tiles' overviews of ``factor``, beside the tiles."""
+        return f"overview_{factor}.vrt"
+
+    def overview_path(self, factor: int) -> str:
+        """The overview mosaic's path relative to the VRT."""
+        return f"{self.folder}/{self.overview_filename(factor)}"
+
     def tile_transform(self, tile: Tile) -> Affine:
         """``transform @ Affine.translation(col_off, row_off)``, without the matrix product
         (affine's operators cost microseconds, and a write may have many tiles)."""

@@ -14,6 +14,7 @@ import io
 import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import Any
 
 import numpy as np
@@ -21,10 +22,9 @@ import tifffile
 from affine import Affine
 from tifffile import COMPRESSION, TIFF
 
+from .cog import TILE_BYTE_COUNTS, TILE_OFFSETS, Slot, cog_header, page_segments
 from .geotags import GeoTags
 
-TILE_OFFSETS = 324
-TILE_BYTE_COUNTS = 325
 # Codecs whose segments are a plain function of the tile's pixels; JPEG, WebP and LERC
 # (tables, colour layout, per-tile parameters) stay with tifffile.
 PLAIN_COMPRESSIONS = frozenset(
@@ -33,43 +33,41 @@ PLAIN_COMPRESSIONS = frozenset(
 
 
 @dataclass(frozen=True)
-class Slot:
-    """Where a tag's values sit in the header, and how they are packed."""
-
-    offset: int
-    format: str  # struct format of all values, byte order included
-
-
-@dataclass(frozen=True)
 class HeaderTemplate:
     """The header of every tile of one shape; ``fill`` completes it for one tile."""
 
     header: bytes
-    offsets: Slot
-    byte_counts: Slot
+    offsets: tuple[Slot, ...]  # one per page: the full resolution, then each overview
+    byte_counts: tuple[Slot, ...]
     origin: Slot | None
     geotags: GeoTags
 
-    def fill(self, segments: Sequence[bytes], transform: Affine) -> bytes:
-        """The whole file: header with this tile's values, then its segments."""
+    def fill(self, pages: Sequence[Sequence[bytes]], transform: Affine) -> bytes:
+        """The whole file: header with this tile's values, then the segments of each
+        page, the last page's first (a single page's right after its header)."""
         header = bytearray(self.header)
-        sizes = [len(segment) for segment in segments]
-        offsets, position = [], len(header)
-        for size in sizes:
-            offsets.append(position)
-            position += size
-        struct.pack_into(self.offsets.format, header, self.offsets.offset, *offsets)
-        struct.pack_into(self.byte_counts.format, header, self.byte_counts.offset, *sizes)
+        position = len(header)
+        for page in reversed(range(len(pages))):
+            sizes = [len(segment) for segment in pages[page]]
+            offsets = list(accumulate(sizes[:-1], initial=position))
+            position += sum(sizes)
+            struct.pack_into(self.offsets[page].format, header, self.offsets[page].offset, *offsets)
+            counts = self.byte_counts[page]
+            struct.pack_into(counts.format, header, counts.offset, *sizes)
         if self.origin is not None:
             values = self.geotags.origin_values(transform)
             struct.pack_into(self.origin.format, header, self.origin.offset, *values)
-        return b"".join((header, *segments))
+        return b"".join((header, *(segment for page in reversed(pages) for segment in page)))
 
 
 def header_template(tiff: bytes, geotags: GeoTags) -> HeaderTemplate | None:
-    """The template of a tile tifffile wrote as ``tiff``; None unless its header comes
-    first and its segments follow back to back to the end of the file."""
+    """The template of a tile tifffile wrote as ``tiff``. A single page keeps tifffile's
+    layout, and has no template unless its header comes first and its segments follow
+    back to back to the end of the file; several pages are laid out Cloud Optimized."""
     with tifffile.TiffFile(io.BytesIO(tiff)) as parsed:
+        if len(parsed.pages) > 1:
+            header, slots = cog_header(tiff)
+            return _template(header, slots, geotags, with_origin=True)
         page = parsed.pages.first
         tags = page.tags
         offsets, counts = page.dataoffsets, page.databytecounts
@@ -80,15 +78,34 @@ def header_template(tiff: bytes, geotags: GeoTags) -> HeaderTemplate | None:
         if ends[-1] != len(tiff) or any(tag.valueoffset >= start for tag in tags.values()):
             return None
         order = parsed.byteorder
+        slots = [{
+            tag.code: Slot(tag.valueoffset, f"{order}{tag.count}{TIFF.DATA_FORMATS[tag.dtype][-1]}")
+            for tag in tags.values()
+        }]
+    return _template(tiff[:start], slots, geotags, with_origin=True)
 
-        def slot(code: int) -> Slot:
-            tag = tags[code]
-            return Slot(tag.valueoffset, f"{order}{tag.count}{TIFF.DATA_FORMATS[tag.dtype][-1]}")
 
-        origin = slot(geotags.origin) if geotags.origin is not None else None
-        return HeaderTemplate(
-            tiff[:start], slot(TILE_OFFSETS), slot(TILE_BYTE_COUNTS), origin, geotags
-        )
+def cloud_optimized(tiff: bytes, geotags: GeoTags) -> bytes:
+    """``tiff``, a tile with overviews as tifffile wrote it, laid out Cloud Optimized."""
+    header, slots = cog_header(tiff)
+    # The origin is already the tile's own: only the data offsets change.
+    template = _template(header, slots, geotags, with_origin=False)
+    return template.fill(page_segments(tiff), Affine.identity())
+
+
+def _template(
+    header: bytes, slots: list[dict[int, Slot]], geotags: GeoTags, *, with_origin: bool
+) -> HeaderTemplate:
+    origin = None
+    if with_origin and geotags.origin is not None:
+        origin = slots[0][geotags.origin]
+    return HeaderTemplate(
+        header,
+        tuple(page[TILE_OFFSETS] for page in slots),
+        tuple(page[TILE_BYTE_COUNTS] for page in slots),
+        origin,
+        geotags,
+    )
 
 
 def is_plain(compression: int | None) -> bool:

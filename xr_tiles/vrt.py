@@ -1,4 +1,6 @@
-"""The VRT document: GDAL's XML mosaic of the tiles; pure, built with ElementTree."""
+"""The VRT documents: GDAL's XML mosaic of the tiles, and with overviews one mosaic of
+the tiles' overviews per level, listed as the main bands' ``<Overview>``; pure, built
+with ElementTree."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from xml.sax.saxutils import escape
 
 import numpy as np
+from affine import Affine
 from rasterio.crs import CRS
 from rasterio.dtypes import dtype_rev, typename_fwd
 
@@ -22,12 +25,18 @@ SOURCES_LINE = re.compile(rf"^ *<!--{SOURCES_MARK} (\d+)-->\n", re.MULTILINE)
 SOURCE_TEMPLATE = """\
     <SimpleSource>
       <SourceFilename relativeToVRT="1">{path}</SourceFilename>
+{open_options}\
       <SourceBand>{band}</SourceBand>
       <SourceProperties RasterXSize="{width}" RasterYSize="{height}" DataType="{type}" \
 BlockXSize="{block_x}" BlockYSize="{block_y}" />
       <SrcRect xOff="0" yOff="0" xSize="{width}" ySize="{height}" />
       <DstRect xOff="{x}" yOff="{y}" xSize="{width}" ySize="{height}" />
     </SimpleSource>
+"""
+OVERVIEW_LEVEL = """\
+      <OpenOptions>
+        <OOI key="OVERVIEW_LEVEL">{level}</OOI>
+      </OpenOptions>
 """
 
 
@@ -39,20 +48,32 @@ def vrt_xml(
     crs: CRS | None,
     metadata: Mapping[str, str],
     tiles: Sequence[Sequence[Tile]],
+    factor: int = 1,
 ) -> str:
     """Return the VRT mosaicking ``tiles[group]`` of each band group (those written);
-    band ``i`` reads band ``band_order[i]``."""
-    root = ET.Element("VRTDataset", rasterXSize=str(plan.width), rasterYSize=str(plan.height))
+    band ``i`` reads band ``band_order[i]``.
+
+    With ``factor`` > 1, the mosaic of the tiles' overviews of that factor, which lives
+    in the tiles folder. Each level is its own mosaic rather than GDAL's implicit
+    overviews of the main one: those are sized ``round(size / factor)`` and scaled to it,
+    which resamples every tile's overview unless the raster is a multiple of the factor.
+    """
+    height, width = -(-plan.height // factor), -(-plan.width // factor)
+    root = ET.Element("VRTDataset", rasterXSize=str(width), rasterYSize=str(height))
     if crs is not None:
         sub(root, "SRS", crs.to_wkt())
-    sub(root, "GeoTransform", ", ".join(repr(float(v)) for v in plan.transform.to_gdal()))
+    transform = plan.transform * Affine.scale(plan.width / width, plan.height / height)
+    sub(root, "GeoTransform", ", ".join(repr(float(v)) for v in transform.to_gdal()))
     _metadata(root, metadata)
     sources = {}
     for number, (band, (group, index)) in enumerate(zip(bands, band_order, strict=True), 1):
         element = _band(root, number, band)
+        if factor == 1:
+            for overview in specs[group].overviews:
+                _overview(element, plan, overview, number)
         # A placeholder, replaced by the band's sources once the document is serialised.
         element.append(ET.Comment(f"{SOURCES_MARK} {number}"))
-        sources[str(number)] = _sources(plan, tiles[group], group, index, specs[group])
+        sources[str(number)] = _sources(plan, tiles[group], group, index, specs[group], factor)
     ET.indent(root)
     text = ET.tostring(root, encoding="unicode") + "\n"
     return SOURCES_LINE.sub(lambda match: sources[match[1]], text)
@@ -84,25 +105,45 @@ def _band(root: ET.Element, number: int, band: Band) -> ET.Element:
     return element
 
 
+def _overview(band: ET.Element, plan: TilePlan, factor: int, number: int) -> None:
+    overview = sub(band, "Overview")
+    sub(overview, "SourceFilename", plan.overview_path(factor), relativeToVRT="1")
+    sub(overview, "SourceBand", str(number))
+
+
 def _sources(
-    plan: TilePlan, tiles: Sequence[Tile], group: int, index: int, spec: TileSpec
+    plan: TilePlan, tiles: Sequence[Tile], group: int, index: int, spec: TileSpec,
+    factor: int,
 ) -> str:
-    """The ``SimpleSource`` elements of one band, as indented XML text.
+    """The ``SimpleSource`` elements of one band, as indented XML text: of the tiles, or
+    of their overview of ``factor`` (a level VRT, beside the tiles).
 
     Written from a template rather than with ElementTree, whose serialiser costs tens of
     microseconds a source: a mosaic may have tens of thousands of them. Only the path
     holds text from outside (the VRT's name), and it is escaped.
     """
     data_type = gdal_typename(spec.dtype)
+    open_options = ""
+    if factor > 1:
+        open_options = OVERVIEW_LEVEL.format(level=spec.overviews.index(factor))
     parts = []
     for tile in tiles:
-        block_y, block_x = spec.internal_tile(tile.height, tile.width)
+        # A tile's overview has a pixel for every window, the last one cut by its edge.
+        height, width = -(-tile.height // factor), -(-tile.width // factor)
+        block_y, block_x = spec.internal_tile(height, width)
+        path = plan.source_path(tile, group) if factor == 1 else plan.filename(tile, group)
         parts.append(SOURCE_TEMPLATE.format(
-            path=escape(plan.source_path(tile, group)), band=index + 1, type=data_type,
-            width=tile.width, height=tile.height, block_x=block_x, block_y=block_y,
-            x=tile.col_off, y=tile.row_off,
+            path=escape(path), open_options=open_options, band=index + 1, type=data_type,
+            width=width, height=height, block_x=block_x, block_y=block_y,
+            x=_scaled(tile.col_off, factor), y=_scaled(tile.row_off, factor),
         ))
     return "".join(parts)
+
+
+def _scaled(offset: int, factor: int) -> str:
+    """A tile's offset on an overview level: fractional where the tile does not start on
+    a window, and GDAL then resamples its overview onto the level's grid."""
+    return str(offset // factor) if offset % factor == 0 else repr(offset / factor)
 
 
 def _metadata(parent: ET.Element, items: Mapping[str, str]) -> None:

@@ -15,13 +15,17 @@ from .geotags import geotiff_tags
 from .graph import compute_write, write_graph
 from .options import (
     Chunks,
+    Overviews,
     WriteOptions,
     check_codec_fits,
     check_predictor_fits,
+    check_resampling_fits,
     check_skip_empty,
     parse_options,
     parse_path,
+    warn_misaligned_overviews,
 )
+from .overviews import auto_factors
 from .plan import TilePlan
 from .scheduling import check_scheduler
 from .source import BandGroup, Raster, read_raster
@@ -33,6 +37,7 @@ def to_vrt(
     level: float | None = ..., predictor: bool | int | None = ..., scheduler: Any = ...,
     num_workers: int | None = ..., chunks: Chunks | None = ..., blocksize: int = ...,
     nodata: float | None = ..., crs: Any = ..., mode: str = ..., skip_empty: bool = ...,
+    overviews: Overviews | None = ..., resampling: str = ...,
     compute: Literal[True] = ...,
 ) -> pathlib.Path: ...
 
@@ -43,6 +48,7 @@ def to_vrt(
     level: float | None = ..., predictor: bool | int | None = ..., scheduler: Any = ...,
     num_workers: int | None = ..., chunks: Chunks | None = ..., blocksize: int = ...,
     nodata: float | None = ..., crs: Any = ..., mode: str = ..., skip_empty: bool = ...,
+    overviews: Overviews | None = ..., resampling: str = ...,
     compute: Literal[False],
 ) -> Delayed: ...
 
@@ -53,6 +59,7 @@ def to_vrt(
     level: float | None = ..., predictor: bool | int | None = ..., scheduler: Any = ...,
     num_workers: int | None = ..., chunks: Chunks | None = ..., blocksize: int = ...,
     nodata: float | None = ..., crs: Any = ..., mode: str = ..., skip_empty: bool = ...,
+    overviews: Overviews | None = ..., resampling: str = ...,
     compute: bool = ...,
 ) -> pathlib.Path | Delayed: ...
 
@@ -72,17 +79,22 @@ def to_vrt(
     crs: Any = None,
     mode: str = "w-",
     skip_empty: bool = False,
+    overviews: Overviews | None = None,
+    resampling: str = "nearest",
     compute: bool = True,
 ) -> pathlib.Path | Delayed:
     """Write ``obj`` as one GeoTIFF per chunk plus a VRT mosaic; see ``.tiles.to_vrt``."""
     vrt_path = parse_path(path)
     options = parse_options(
         codec=codec, level=level, predictor=predictor, chunks=chunks, blocksize=blocksize,
-        nodata=nodata, crs=crs, mode=mode, skip_empty=skip_empty,
+        nodata=nodata, crs=crs, mode=mode, skip_empty=skip_empty, overviews=overviews,
+        resampling=resampling,
     )
     check_scheduler(scheduler, num_workers)
     raster = read_raster(obj, options)
-    specs = [_tile_spec(group, raster, options) for group in raster.groups]
+    factors = _overview_factors(raster, options)
+    specs = [_tile_spec(group, raster, options, factors) for group in raster.groups]
+    warn_misaligned_overviews(factors, raster.y_chunks, raster.x_chunks)
     target = LocalTarget(vrt_path)
     target.check_mode(options.mode)
     plan = TilePlan(
@@ -98,11 +110,21 @@ def to_vrt(
     return compute_write(delayed, target, scheduler, num_workers, plan)
 
 
-def _tile_spec(group: BandGroup, raster: Raster, options: WriteOptions) -> TileSpec:
+def _overview_factors(raster: Raster, options: WriteOptions) -> tuple[int, ...]:
+    if options.overviews == "auto":
+        height, width = sum(raster.y_chunks), sum(raster.x_chunks)
+        return tuple(auto_factors(height, width, options.blocksize))
+    return options.overviews or ()
+
+
+def _tile_spec(
+    group: BandGroup, raster: Raster, options: WriteOptions, factors: tuple[int, ...]
+) -> TileSpec:
     codec, dtype = options.codec, group.dtype
     check_codec_fits(codec, dtype, len(group.bands))
     check_skip_empty(options.skip_empty, group.nodata, _described(group))
     check_predictor_fits(options.predictor, dtype)
+    check_resampling_fits(options.resampling, dtype, factors)
     predictor = options.predictor or codec.default_predictor(dtype)
     return TileSpec(
         dtype=dtype,
@@ -115,6 +137,8 @@ def _tile_spec(group: BandGroup, raster: Raster, options: WriteOptions) -> TileS
         rgb=codec.band_counts is not None and len(group.bands) >= 3,
         geotags=geotiff_tags(raster.crs, raster.transform, group.nodata, dtype),
         skip_empty=options.skip_empty,
+        overviews=factors,
+        resampling=options.resampling,
     )
 
 
