@@ -733,3 +733,18 @@ def test_tile_names_are_zero_padded_in_raster_order(shape, chunks, first, last, 
     text = vrt_path.read_text()
     positions = [text.index(f"mosaic_tiles/{name}<") for name in names]
     assert positions == sorted(positions)
+
+
+def test_distributed_client_writes_the_same_overviews(cluster, tmp_path):
+    from distributed import Client
+
+    array = make_raster((2, 64, 96), "int16", chunks={"band": -1, "y": 32, "x": 32}, nodata=-1)
+    reference = tmp_path / "reference" / "mosaic.vrt"
+    array.tiles.to_vrt(reference, scheduler="synchronous", overviews=[2, 4], resampling="min")
+    path = tmp_path / "client" / "mosaic.vrt"
+    with Client(cluster, set_as_default=False) as client:
+        array.tiles.to_vrt(path, scheduler=client, overviews=[2, 4], resampling="min")
+    text, tiles = snapshot(path)
+    assert sorted(tiles) == ["overview_2.vrt", "overview_4.vrt", *tile_names(2, 3, 1, 1)]
+    assert (text, tiles) == snapshot(reference)
+    assert_only_output(path)

@@ -188,7 +188,8 @@ def test_the_ifds_come_first_and_the_smallest_level_s_data_first(vrt_path):
         data = [(min(page.dataoffsets), max(page.dataoffsets)) for page in pages]
         assert [page.shape for page in pages] == [(512, 512), (256, 256), (128, 128), (64, 64)]
         assert [page.subfiletype for page in pages] == [0, 1, 1, 1]
-    assert ifds == sorted(ifds) and ifds[0] < 300
+    assert ifds == sorted(ifds)
+    assert ifds[0] < 300
     assert max(ifds) < min(start for start, _ in data)
     for smaller, larger in zip(data[::-1], data[-2::-1], strict=False):
         assert smaller[1] < larger[0]
@@ -233,7 +234,8 @@ def test_chunks_off_the_factor_warn_and_tiles_keep_their_own_levels(vrt_path):
     straddling = read_level(vrt_path, 32)
     assert straddling.shape == (1, 3, 5)
     assert np.isfinite(straddling).all()
-    assert values.min() <= straddling.min() and straddling.max() <= values.max()
+    assert values.min() <= straddling.min()
+    assert straddling.max() <= values.max()
     for path in tile_files(vrt_path):
         with rasterio.open(path) as tile:
             own = tile.read()

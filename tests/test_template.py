@@ -6,6 +6,7 @@ round-trip tests.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 
 import numpy as np
@@ -67,6 +68,22 @@ def test_template_tiles_carry_their_own_origin(grid):
     assert_written_like_tifffile(tile_spec("deflate", "uint16", 2, 2, grid), (100, 70))
 
 
+@pytest.mark.parametrize("codec", PLAIN)
+@pytest.mark.parametrize(
+    ("bands", "shape"),
+    [pytest.param(1, (512, 512), id="square"), pytest.param(2, (300, 170), id="ragged-bands")],
+)
+def test_template_tiles_with_overviews_are_tifffile_s_pages_laid_out_cloud_optimized(
+    codec, bands, shape
+):
+    """The oracle: tifffile writes every page, then only the layout changes."""
+    spec = dataclasses.replace(
+        tile_spec(codec, "float32", bands, 1, "tiepoint"), overviews=(2, 4, 8),
+        resampling="average",
+    )
+    assert_written_like_tifffile(spec, shape)
+
+
 def assert_written_like_tifffile(spec: TileSpec, shape: tuple[int, int]) -> None:
     template = tile_template(spec, *shape)
     assert template is not None
@@ -75,7 +92,10 @@ def assert_written_like_tifffile(spec: TileSpec, shape: tuple[int, int]) -> None
     fast = encode_tile([block], spec, transform, template)
     assert fast == encode_tile([block], spec, transform)
     with tifffile.TiffFile(io.BytesIO(fast)) as tiff:
-        np.testing.assert_array_equal(tiff.asarray().reshape(block.shape), block, strict=True)
+        np.testing.assert_array_equal(
+            tiff.pages[0].asarray().reshape(block.shape), block, strict=True
+        )
+        assert len(tiff.pages) == 1 + len(spec.overviews)
 
 
 @pytest.mark.parametrize(

@@ -117,6 +117,19 @@ CASES = [
     pytest.param(FLOAT, {"chunks": 0}, Option, r"chunks must be .*got 0", id="chunks-0"),
     pytest.param(FLOAT, {"chunks": "abc"}, Option, r"chunks must be .*'abc'", id="chunks-str"),
     pytest.param(FLOAT, {"chunks": {"band": 4}}, Input, r"chunks names \['band'\]", id="chunks-band-dim"),
+    # overviews and resampling
+    pytest.param(FLOAT, {"overviews": [2, 3]}, Option, r"overviews must be .*powers of two.*\[2, 3\]", id="overviews-3"),
+    pytest.param(FLOAT, {"overviews": [1, 2]}, Option, r"overviews must be .*from 2 up.*\[1, 2\]", id="overviews-1"),
+    pytest.param(FLOAT, {"overviews": [4, 4]}, Option, r"overviews must be .*distinct.*\[4, 4\]", id="overviews-repeated"),
+    pytest.param(FLOAT, {"overviews": []}, Option, r"overviews must be .*got \[\]", id="overviews-empty"),
+    pytest.param(FLOAT, {"overviews": 4}, Option, r"overviews must be .*got 4", id="overviews-int"),
+    pytest.param(FLOAT, {"overviews": "all"}, Option, r"overviews must be None, 'auto'.*'all'", id="overviews-str"),
+    pytest.param(FLOAT, {"overviews": [True, 2]}, Option, r"overviews must be .*True", id="overviews-bool"),
+    pytest.param(FLOAT, {"resampling": "bilinear"}, Option, r"resampling must be one of 'nearest', .*'bilinear'", id="resampling-unknown"),
+    pytest.param(
+        FLOAT, {"overviews": "auto", "resampling": "mode"}, Option,
+        r"resampling='mode' .*float32 data; use 'average'", id="mode-float",
+    ),
 ]
 
 BUILTIN: dict[type[Exception], type[Exception]] = {Option: ValueError, Input: ValueError, DType: TypeError}

@@ -89,9 +89,10 @@ def check_skip_empty(skip_empty: bool, nodata: float | None, bands: str) -> None
 
 def parse_overviews(overviews: Overviews | None) -> Literal["auto"] | tuple[int, ...] | None:
     """None, "auto", or the factors as distinct powers of two, ascending."""
-    if overviews is None or overviews == "auto":
+    if overviews is None or (isinstance(overviews, str) and overviews == "auto"):
         return overviews
-    factors = list(overviews) if isinstance(overviews, list | tuple | range) else []
+    sequence = isinstance(overviews, Sequence | np.ndarray) and not isinstance(overviews, str)
+    factors = list(overviews) if sequence else []
     powers = all(
         isinstance(f, int | np.integer) and not isinstance(f, bool) and f >= 2 and f & (f - 1) == 0
         for f in factors
@@ -112,9 +113,9 @@ def parse_resampling(resampling: str) -> str:
     return resampling
 
 
-def check_resampling_fits(resampling: str, dtype: np.dtype, factors: Sequence[int]) -> None:
+def check_resampling_fits(resampling: str, dtype: np.dtype) -> None:
     """'mode' counts equal values: continuous data seldom repeat one."""
-    if factors and resampling == "mode" and dtype.kind == "f":
+    if resampling == "mode" and dtype.kind == "f":
         raise InvalidOptionError(
             f"resampling='mode' takes the commonest value of each window, which makes no "
             f"sense for continuous {dtype.name} data; use 'average', 'nearest', 'min' or "

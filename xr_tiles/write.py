@@ -124,7 +124,7 @@ def _tile_spec(
     check_codec_fits(codec, dtype, len(group.bands))
     check_skip_empty(options.skip_empty, group.nodata, _described(group))
     check_predictor_fits(options.predictor, dtype)
-    check_resampling_fits(options.resampling, dtype, factors)
+    check_resampling_fits(options.resampling, dtype)
     predictor = options.predictor or codec.default_predictor(dtype)
     return TileSpec(
         dtype=dtype,
