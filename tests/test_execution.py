@@ -745,6 +745,6 @@ def test_distributed_client_writes_the_same_overviews(cluster, tmp_path):
     with Client(cluster, set_as_default=False) as client:
         array.tiles.to_vrt(path, scheduler=client, overviews=[2, 4], resampling="min")
     text, tiles = snapshot(path)
-    assert sorted(tiles) == ["overview_2.vrt", "overview_4.vrt", *tile_names(2, 3, 1, 1)]
+    assert sorted(tiles) == ["overview_2.tif", "overview_4.tif", *tile_names(2, 3, 1, 1)]
     assert (text, tiles) == snapshot(reference)
     assert_only_output(path)

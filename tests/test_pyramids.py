@@ -15,6 +15,7 @@ import tifffile
 from affine import Affine
 from rio_cogeo.cogeo import cog_validate
 
+import xr_tiles.overviews
 from conftest import make_raster, read_with_gdal, synthetic_values
 from xr_tiles.geotags import geotiff_tags
 from xr_tiles.template import cloud_optimized
@@ -27,7 +28,7 @@ def tiles_folder(vrt):
 
 
 def tile_files(vrt) -> list:
-    return sorted(tiles_folder(vrt).glob("*.tif"))
+    return sorted(tiles_folder(vrt).glob("r*.tif"))  # not the whole-level files
 
 
 def downsample(values: np.ndarray, factor: int, resampling: str, nodata: float | None):
@@ -101,12 +102,19 @@ CASES = [
         pytest.param((2, 128, 192), 64, id="two-bands"),
     ],
 )
+@pytest.mark.parametrize(
+    "merged_pixels",
+    [pytest.param(0, id="mosaics-of-tile-levels"), pytest.param(100**2, id="merged-levels")],
+)
 def test_each_level_equals_a_downsample_of_the_whole_raster(
-    dtype, nodata, resampling, shape, chunks, vrt_path
+    dtype, nodata, resampling, shape, chunks, merged_pixels, vrt_path, monkeypatch
 ):
     """Tiles of a multiple of every factor: reading the VRT at 1/f gives the whole
-    raster's level exactly (float tolerance for averages), nodata and NaN left out. GDAL
-    reads with nearest resampling here: min, max or mode values prove it used the levels."""
+    raster's level exactly (float tolerance for averages), nodata and NaN left out; from
+    VRT mosaics of the tiles' own levels, or (levels up to ``merged_pixels``) one file
+    each. GDAL reads with nearest resampling here: min, max or mode values prove it used
+    the levels."""
+    monkeypatch.setattr(xr_tiles.overviews, "MERGED_LEVEL_PIXELS", merged_pixels)
     array = make_raster(shape, dtype, nodata=nodata, chunks=chunks)
     if resampling == "mode":
         array = array.copy(data=np.random.default_rng(1).integers(0, 4, shape).astype(dtype))
@@ -126,18 +134,26 @@ def test_each_level_equals_a_downsample_of_the_whole_raster(
     np.testing.assert_array_equal(read_with_gdal(vrt_path).values, values)
 
 
-def test_gdal_lists_the_factors_and_reduced_reads_use_them(vrt_path):
+def test_gdal_lists_the_factors_and_reduced_reads_use_them(vrt_path, monkeypatch):
+    # Levels up to 256 x 192 pixels are one file: the 1/4 level here, not the 1/2.
+    monkeypatch.setattr(xr_tiles.overviews, "MERGED_LEVEL_PIXELS", 256 * 192)
     array = make_raster((1024, 768), "float32", chunks=256)
     array.tiles.to_vrt(vrt_path, overviews="auto", resampling="max")
     with rasterio.open(vrt_path) as dataset:
         assert dataset.overviews(1) == [2, 4]  # 1024 / 4 fits one 256-pixel block
         small = dataset.read(1, out_shape=(64, 48))  # 1/16: from the 1/4 level
+        half = dataset.read(1, out_shape=(512, 384))
     quarter = downsample(array.values[np.newaxis], 4, "max", None)[0]
     # GDAL's nearest read of the 1/4 level: every fourth pixel, from the second.
     np.testing.assert_array_equal(small, quarter[2::4, 2::4])
+    np.testing.assert_array_equal(half, downsample(array.values[np.newaxis], 2, "max", None)[0])
     vrt = ET.parse(vrt_path).getroot()
     listed = [o.findtext("SourceFilename") for o in vrt.iter("Overview")]
-    assert listed == ["mosaic_tiles/overview_2.vrt", "mosaic_tiles/overview_4.vrt"]
+    assert listed == ["mosaic_tiles/overview_2.vrt", "mosaic_tiles/overview_4.tif"]
+    with rasterio.open(tiles_folder(vrt_path) / "overview_4.tif") as level:
+        assert level.shape == (256, 192)
+        assert level.crs == array.rio.crs
+        assert level.transform == array.rio.transform() * Affine.scale(4)
 
 
 def test_auto_writes_no_overviews_for_a_raster_of_one_block(vrt_path):
@@ -218,11 +234,19 @@ def test_a_bigtiff_with_overviews_is_laid_out_cloud_optimized(tmp_path):
             np.testing.assert_array_equal(dataset.read(1, out_shape=(16, 12)), levels[2])
 
 
-def test_chunks_off_the_factor_warn_and_tiles_keep_their_own_levels(vrt_path):
-    """Tiles of 48 pixels: factors 2 to 16 stay exact; at 32 a window straddles two
-    tiles, so GDAL places each tile's own level on the mosaic's grid (fractional
-    offsets) and resamples it. That level covers the raster without gaps, and each tile
-    alone still reads exactly its own downsample."""
+@pytest.mark.parametrize(
+    "merged_pixels",
+    [pytest.param(0, id="mosaics-of-tile-levels"), pytest.param(100**2, id="merged-levels")],
+)
+def test_chunks_off_the_factor_warn_and_tiles_keep_their_own_levels(
+    vrt_path, merged_pixels, monkeypatch
+):
+    """Tiles of 48 pixels: factors 2 to 16 stay exact; at 32 windows straddle tiles, and
+    each tile's own level is placed on the whole raster's grid: by GDAL at fractional
+    offsets in a mosaic VRT (resampled), or at the window a tile starts in for a merged
+    level. That level covers the raster without gaps, and each tile alone still reads
+    exactly its own downsample."""
+    monkeypatch.setattr(xr_tiles.overviews, "MERGED_LEVEL_PIXELS", merged_pixels)
     array = make_raster((96, 144), "float32", chunks=48)
     with pytest.warns(UserWarning, match=r"overview factors \[32\] do not divide .*\[48\]"):
         array.tiles.to_vrt(vrt_path, overviews=[2, 4, 8, 16, 32], resampling="average")
@@ -244,7 +268,8 @@ def test_chunks_off_the_factor_warn_and_tiles_keep_their_own_levels(vrt_path):
             )
 
 
-def test_skipped_tiles_are_left_out_of_every_level(vrt_path):
+def test_skipped_tiles_are_left_out_of_every_level(vrt_path, monkeypatch):
+    monkeypatch.setattr(xr_tiles.overviews, "MERGED_LEVEL_PIXELS", 32 * 32)  # the 1/4 level
     array = make_raster((128, 128), "int16", nodata=-1, chunks=64)
     values = array.values.copy()
     values[values == -1] = 0
@@ -252,9 +277,10 @@ def test_skipped_tiles_are_left_out_of_every_level(vrt_path):
     array = array.copy(data=values).chunk(64)
     array.tiles.to_vrt(vrt_path, skip_empty=True, overviews=[2, 4], resampling="average")
     assert len(tile_files(vrt_path)) == 3
+    level_vrt = tiles_folder(vrt_path) / "overview_2.vrt"
+    assert len(ET.parse(level_vrt).getroot().findall(".//SimpleSource")) == 3
+    assert (tiles_folder(vrt_path) / "overview_4.tif").exists()
     for factor in (2, 4):
-        level_vrt = tiles_folder(vrt_path) / f"overview_{factor}.vrt"
-        assert len(ET.parse(level_vrt).getroot().findall(".//SimpleSource")) == 3
         expected = downsample(values[np.newaxis], factor, "average", -1)
         np.testing.assert_array_equal(read_level(vrt_path, factor), expected)
 

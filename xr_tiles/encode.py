@@ -5,6 +5,7 @@ With overviews, the file holds one page per level, laid out Cloud Optimized.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import io
 import struct
@@ -15,9 +16,10 @@ from typing import Any
 import numpy as np
 import tifffile
 from affine import Affine
+from rasterio.crs import CRS
 from tifffile import COMPRESSION, PHOTOMETRIC, PLANARCONFIG
 
-from .geotags import GDAL_NODATA, GeoTags
+from .geotags import GDAL_NODATA, GeoTags, geotiff_tags
 from .options import TILE_MULTIPLE
 from .overviews import overview_levels
 from .template import (
@@ -69,10 +71,42 @@ def encode_tile(
     are encoded and the header is filled in; the bytes are those tifffile would write
     (laid out Cloud Optimized where there are overviews).
     """
+    encoded = encoded_tile(blocks, spec, transform, template)
+    return None if encoded is None else encoded.data
+
+
+@dataclass(frozen=True)
+class EncodedTile:
+    """A tile's file, and its overview levels (pixels), one per ``spec.overviews``."""
+
+    data: bytes
+    levels: Sequence[np.ndarray]
+
+
+def encoded_tile(
+    blocks: Sequence[Any], spec: TileSpec, transform: Affine,
+    template: HeaderTemplate | None = None,
+) -> EncodedTile | None:
+    """``encode_tile``, keeping the overview levels (for the whole raster's small ones)."""
     pixels = _stored_pixels(blocks, spec)
     if spec.skip_empty and _nodata_only(pixels, spec.nodata):
         return None
     levels = [pixels, *overview_levels(pixels, spec.overviews, spec.resampling, spec.nodata)]
+    return EncodedTile(_encoded_levels(levels, spec, transform, template), levels[1:])
+
+
+def level_tiff(pixels: np.ndarray, spec: TileSpec, transform: Affine, crs: CRS | None) -> bytes:
+    """One overview level of the whole raster as a GeoTIFF of its own, georeferenced at
+    its own resolution, encoded as the tiles are."""
+    geotags = geotiff_tags(crs, transform, spec.nodata, spec.dtype)
+    level_spec = dataclasses.replace(spec, overviews=(), skip_empty=False, geotags=geotags)
+    return _written_by_tifffile([pixels], level_spec, transform)
+
+
+def _encoded_levels(
+    levels: Sequence[np.ndarray], spec: TileSpec, transform: Affine,
+    template: HeaderTemplate | None,
+) -> bytes:
     if template is not None:
         encode = functools.partial(
             encode_segment, compression=spec.compression, predictor=spec.predictor,

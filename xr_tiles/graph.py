@@ -14,6 +14,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import dask
 import dask.base
+import numpy as np
 from affine import Affine
 from dask._task_spec import List, Task, TaskRef
 from dask.delayed import Delayed
@@ -23,8 +24,9 @@ from dask.utils import ensure_dict
 from rasterio.crs import CRS
 
 from .commit import LocalTarget
-from .encode import TileSpec, encode_tile, tile_template
+from .encode import TileSpec, encoded_tile, level_tiff, tile_template
 from .fusion import inline_inputs
+from .overviews import merged_level
 from .plan import TilePlan
 from .scheduling import compute_options
 from .source import Band, Raster
@@ -33,7 +35,8 @@ from .vrt import vrt_xml
 
 logger = logging.getLogger("xr_tiles")
 
-TileRecord = tuple[int, int, int, int]  # group, row, col, bytes written (0: skipped, empty)
+# group, row, col, bytes written (0: skipped, empty), the levels of plan.merged factors
+TileRecord = tuple[int, int, int, int, tuple[np.ndarray, ...]]
 MAX_TEMPLATES = 64
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -53,6 +56,7 @@ class TileJob:
     transform: Affine
     index: tuple[int, int, int]  # group, row, col
     template: HeaderTemplate | None
+    merged: tuple[int, ...]  # which of the tile's levels go to the whole raster's files
 
 
 @dataclass(frozen=True)
@@ -108,10 +112,11 @@ def write_graph(
     records = []
     for group, (band_group, spec) in enumerate(zip(raster.groups, specs, strict=True)):
         templates = _header_templates(spec, plan)
+        merged = tuple(plan.overviews.index(factor) for factor in plan.merged)
         for tile in plan.tiles():
             job = TileJob(
                 target, spec, plan.filename(tile, group), plan.tile_transform(tile),
-                (group, tile.row, tile.col), templates.get((tile.height, tile.width)),
+                (group, tile.row, tile.col), templates.get((tile.height, tile.width)), merged,
             )
             blocks = [TaskRef(_block_key(array, tile.row, tile.col)) for array in band_group.arrays]
             key = (tile_name, group, tile.row, tile.col)
@@ -191,14 +196,15 @@ def _is_tile_task(task: Task) -> bool:
 
 
 def _write_tile(job: TileJob, _prepared: None, *blocks: Any) -> TileRecord:
-    data = encode_tile(blocks, job.spec, job.transform, job.template)
-    if data is None:
-        return (*job.index, 0)
-    return (*job.index, job.target.put_tile(job.filename, data))
+    encoded = encoded_tile(blocks, job.spec, job.transform, job.template)
+    if encoded is None:
+        return (*job.index, 0, ())
+    written = job.target.put_tile(job.filename, encoded.data)
+    return (*job.index, written, tuple(encoded.levels[index] for index in job.merged))
 
 
 def _commit(job: CommitJob, records: list[TileRecord]) -> pathlib.Path:
-    written = {(group, row, col) for group, row, col, size in records if size}
+    written = {(group, row, col) for group, row, col, size, _ in records if size}
     tiles = list(job.plan.tiles())
     sources = [
         [tile for tile in tiles if (group, tile.row, tile.col) in written]
@@ -207,10 +213,32 @@ def _commit(job: CommitJob, records: list[TileRecord]) -> pathlib.Path:
     document = functools.partial(
         vrt_xml, job.plan, job.bands, job.band_order, job.specs, job.crs, job.metadata, sources
     )
-    for factor in job.specs[0].overviews:  # every band group has the same levels
-        job.target.put_tile(job.plan.overview_filename(factor), document(factor).encode())
+    for factor in job.plan.overviews:
+        if factor not in job.plan.merged:
+            job.target.put_tile(job.plan.overview_filename(factor), document(factor).encode())
+    _write_merged_levels(job, records)
     path = job.target.publish(document(), job.mode)
     skipped = len(records) - len(written)
     if any(spec.skip_empty for spec in job.specs):
         logger.info("%s: %d of %d tiles were empty and skipped", path, skipped, len(records))
     return path
+
+
+def _write_merged_levels(job: CommitJob, records: list[TileRecord]) -> None:
+    """The whole raster's small levels, each one GeoTIFF per band group, from the levels
+    the tiles computed: every pixel as the tiles have it."""
+    plan = job.plan
+    tiles = {(tile.row, tile.col): tile for tile in plan.tiles()}
+    for index, factor in enumerate(plan.merged):
+        height, width = -(-plan.height // factor), -(-plan.width // factor)
+        transform = plan.transform * Affine.scale(plan.width / width, plan.height / height)
+        for group, spec in enumerate(job.specs):
+            pieces = [
+                (tiles[row, col].row_off // factor, tiles[row, col].col_off // factor, levels[index])
+                for record_group, row, col, size, levels in records
+                if record_group == group and size
+            ]
+            shape = (spec.band_count, height, width)
+            level = merged_level(pieces, shape, spec.dtype, spec.nodata)
+            data = level_tiff(level, spec, transform, job.crs)
+            job.target.put_tile(plan.overview_filename(factor, group), data)

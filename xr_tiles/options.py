@@ -133,9 +133,10 @@ def warn_misaligned_overviews(
     if misaligned:
         warnings.warn(
             f"overview factors {misaligned} do not divide the chunk sizes "
-            f"{sorted(inner)}: at those levels GDAL resamples each tile's own overview "
-            "onto the mosaic's grid, so windows no longer match a downsample of the whole "
-            f"raster; for exact levels use chunks that are multiples of {max(misaligned)}",
+            f"{sorted(inner)}: those levels are each tile's own overview placed on the "
+            "whole raster's grid, so their windows straddling tiles do not match a "
+            "downsample of the whole raster; for exact levels use chunks that are "
+            f"multiples of {max(misaligned)}",
             UserWarning,
             stacklevel=4,
         )

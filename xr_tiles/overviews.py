@@ -10,11 +10,14 @@ window's last pixel where it is shorter), nodata or not, as GDAL does.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
 RESAMPLINGS = ("nearest", "average", "mode", "min", "max")
+# A level of the whole raster up to this many pixels (per band) is one file, assembled
+# from the tiles' levels: GDAL then reads it without opening every tile.
+MERGED_LEVEL_PIXELS = 1024 * 1024
 
 
 def auto_factors(height: int, width: int, blocksize: int = 256) -> list[int]:
@@ -24,6 +27,28 @@ def auto_factors(height: int, width: int, blocksize: int = 256) -> list[int]:
         factors.append(factor)
         factor *= 2
     return factors
+
+
+def merged_factors(height: int, width: int, factors: Sequence[int]) -> tuple[int, ...]:
+    """The factors whose level of a ``height`` x ``width`` raster is small enough to be
+    one file (``MERGED_LEVEL_PIXELS``)."""
+    return tuple(
+        f for f in factors if -(-height // f) * -(-width // f) <= MERGED_LEVEL_PIXELS
+    )
+
+
+def merged_level(
+    pieces: Iterable[tuple[int, int, np.ndarray]], shape: tuple[int, int, int],
+    dtype: np.dtype, nodata: float | None,
+) -> np.ndarray:
+    """A level of the whole raster from its tiles' levels, each ``(row, col, pixels)``
+    placed at that pixel offset of the level; nodata where no tile is (skipped tiles)."""
+    level = np.full(shape, 0 if nodata is None else nodata, dtype)
+    for row, col, pixels in pieces:
+        target = level[:, row : row + pixels.shape[-2], col : col + pixels.shape[-1]]
+        # Cropped: a tile off the factor's grid may reach one window past the level.
+        target[...] = pixels[:, : target.shape[-2], : target.shape[-1]]
+    return level
 
 
 def overview_levels(

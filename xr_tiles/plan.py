@@ -30,6 +30,8 @@ class TilePlan:
     transform: Affine
     folder: str
     group_suffixes: tuple[str, ...] = ("",)
+    overviews: tuple[int, ...] = ()  # factors, ascending
+    merged: tuple[int, ...] = ()  # the factors whose level is one file, not a mosaic
 
     @property
     def height(self) -> int:
@@ -63,13 +65,16 @@ class TilePlan:
         """The tile's path relative to the VRT."""
         return f"{self.folder}/{self.filename(tile, group)}"
 
-    def overview_filename(self, factor: int) -> str:
-        """The mosaic of the tiles' overviews of ``factor``, beside the tiles."""
+    def overview_filename(self, factor: int, group: int = 0) -> str:
+        """The level of ``factor``, beside the tiles: a GeoTIFF of the whole level (one
+        per band group) where it is ``merged``, else a VRT mosaic of the tiles' levels."""
+        if factor in self.merged:
+            return f"overview_{factor}{self.group_suffixes[group]}.tif"
         return f"overview_{factor}.vrt"
 
-    def overview_path(self, factor: int) -> str:
-        """The overview mosaic's path relative to the VRT."""
-        return f"{self.folder}/{self.overview_filename(factor)}"
+    def overview_path(self, factor: int, group: int = 0) -> str:
+        """The level's path relative to the VRT."""
+        return f"{self.folder}/{self.overview_filename(factor, group)}"
 
     def tile_transform(self, tile: Tile) -> Affine:
         """``transform @ Affine.translation(col_off, row_off)``, without the matrix product

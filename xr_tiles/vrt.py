@@ -54,9 +54,11 @@ def vrt_xml(
     band ``i`` reads band ``band_order[i]``.
 
     With ``factor`` > 1, the mosaic of the tiles' overviews of that factor, which lives
-    in the tiles folder. Each level is its own mosaic rather than GDAL's implicit
-    overviews of the main one: those are sized ``round(size / factor)`` and scaled to it,
-    which resamples every tile's overview unless the raster is a multiple of the factor.
+    in the tiles folder. The main VRT lists each level as an ``<Overview>``: this mosaic,
+    or for small levels one GeoTIFF of the whole level (``plan.merged``). Not GDAL's
+    implicit overviews of the main VRT: those are sized ``round(size / factor)`` and
+    scaled to it, which resamples every tile's overview unless the raster is a multiple
+    of the factor, and opening every tile costs a small level more than its pixels.
     """
     height, width = -(-plan.height // factor), -(-plan.width // factor)
     root = ET.Element("VRTDataset", rasterXSize=str(width), rasterYSize=str(height))
@@ -69,8 +71,10 @@ def vrt_xml(
     for number, (band, (group, index)) in enumerate(zip(bands, band_order, strict=True), 1):
         element = _band(root, number, band)
         if factor == 1:
-            for overview in specs[group].overviews:
-                _overview(element, plan, overview, number)
+            for overview in plan.overviews:
+                # A merged level's file holds its band group's bands; a mosaic all bands.
+                band_in_file = index + 1 if overview in plan.merged else number
+                _overview(element, plan.overview_path(overview, group), band_in_file)
         # A placeholder, replaced by the band's sources once the document is serialised.
         element.append(ET.Comment(f"{SOURCES_MARK} {number}"))
         sources[str(number)] = _sources(plan, tiles[group], group, index, specs[group], factor)
@@ -105,9 +109,9 @@ def _band(root: ET.Element, number: int, band: Band) -> ET.Element:
     return element
 
 
-def _overview(band: ET.Element, plan: TilePlan, factor: int, number: int) -> None:
+def _overview(band: ET.Element, path: str, number: int) -> None:
     overview = sub(band, "Overview")
-    sub(overview, "SourceFilename", plan.overview_path(factor), relativeToVRT="1")
+    sub(overview, "SourceFilename", path, relativeToVRT="1")
     sub(overview, "SourceBand", str(number))
 
 

@@ -25,7 +25,7 @@ from .options import (
     parse_path,
     warn_misaligned_overviews,
 )
-from .overviews import auto_factors
+from .overviews import auto_factors, merged_factors
 from .plan import TilePlan
 from .scheduling import check_scheduler
 from .source import BandGroup, Raster, read_raster
@@ -103,6 +103,8 @@ def to_vrt(
         transform=raster.transform,
         folder=target.tiles_folder,
         group_suffixes=_group_suffixes(len(raster.groups)),
+        overviews=factors,
+        merged=merged_factors(sum(raster.y_chunks), sum(raster.x_chunks), factors),
     )
     delayed = write_graph(raster, plan, specs, target, options.mode, prepared=compute)
     if not compute:
