@@ -12,7 +12,10 @@ without overviews, and with ``overviews="auto"`` (factors 2 to 32 at 8192) resam
 after an untimed warm-up. The codec floor is imagecodecs encoding the same 256 x 256
 internal tiles in 2 threads, without containers or files: the full resolution alone, and
 with the overview pixels too (levels computed beforehand, untimed), so that the part of
-the extra time the codec needs anyway shows.
+the extra time the codec needs anyway shows. The peer is GDAL's own COG driver (through
+rasterio, 2 threads, same codec, block size and predictor) copying the raster from an
+in-memory dataset (filled untimed) into one file, with ``OVERVIEWS=NONE`` and with its
+default overviews (resampling "nearest").
 
 Reads: the whole VRT at 1/16 scale (``rasterio.open(vrt).read(1, out_shape=...)``, GDAL's
 default nearest resampling), each in a fresh process (GDAL's block cache empty; the
@@ -50,6 +53,7 @@ WRITES = {
     'overviews="auto", nearest': {"overviews": "auto", "resampling": "nearest"},
     'overviews="auto", average': {"overviews": "auto", "resampling": "average"},
 }
+PEERS = {"GDAL COG driver, no overviews": False, "GDAL COG driver, overviews": True}
 READ = """
 import json, sys, time, rasterio
 start = time.perf_counter()
@@ -97,6 +101,27 @@ def floor_seconds(planes: list[list[np.ndarray]]) -> float:
     return time.perf_counter() - start
 
 
+def gdal_cog_seconds(values: np.ndarray, path: Path, overviews: bool) -> float:
+    """GDAL's COG driver writing ``values`` from an in-memory dataset (untimed)."""
+    import rasterio
+    import rasterio.shutil
+    from rasterio.transform import from_origin
+
+    height, width = values.shape
+    with rasterio.MemoryFile() as memory, memory.open(
+        driver="MEM", width=width, height=height, count=1, dtype=values.dtype,
+        crs="EPSG:32633", transform=from_origin(0, height, 1, 1),
+    ) as source:
+        source.write(values, 1)
+        start = time.perf_counter()
+        rasterio.shutil.copy(
+            source, path, driver="COG", compress="ZSTD", level=3, predictor=3,
+            blocksize=INTERNAL, num_threads=2, resampling="nearest",
+            overviews="AUTO" if overviews else "NONE",
+        )
+        return time.perf_counter() - start
+
+
 def disk_mib(folder: Path) -> float:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2**20
 
@@ -127,7 +152,9 @@ def main() -> None:
         for chunk in chunks
     ]
     base = Path(tempfile.mkdtemp(prefix="xr-tiles-overviews-"))
-    times: dict[str, list[float]] = {name: [] for name in [*WRITES, "floor", "floor + overview pixels"]}
+    times: dict[str, list[float]] = {
+        name: [] for name in [*WRITES, *PEERS, "floor", "floor + overview pixels"]
+    }
     sizes: dict[str, float] = {}
     kept: dict[str, Path] = {}
     try:
@@ -147,6 +174,11 @@ def main() -> None:
                     kept[name] = folder / "dem.vrt"
                 else:
                     shutil.rmtree(folder)
+            for name, overviews in PEERS.items():
+                cog = base / "gdal.tif"
+                times[name].append(gdal_cog_seconds(values, cog, overviews))
+                sizes[name] = cog.stat().st_size / 2**20
+                cog.unlink()
             times["floor"].append(floor_seconds([[chunk] for chunk in chunks]))
             times["floor + overview pixels"].append(floor_seconds(with_levels))
         reads: dict[str, list[float]] = {"no overviews": [], "with overviews": []}

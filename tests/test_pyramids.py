@@ -134,9 +134,9 @@ def test_each_level_equals_a_downsample_of_the_whole_raster(
     np.testing.assert_array_equal(read_with_gdal(vrt_path).values, values)
 
 
-def test_gdal_lists_the_factors_and_reduced_reads_use_them(vrt_path, monkeypatch):
-    # Levels up to 256 x 192 pixels are one file: the 1/4 level here, not the 1/2.
-    monkeypatch.setattr(xr_tiles.overviews, "MERGED_LEVEL_PIXELS", 256 * 192)
+def test_gdal_lists_the_factors_and_reduced_reads_use_them(vrt_path):
+    """The 1/2 level is a mosaic of the tiles' levels; the 1/4 level, 64 x 64 pixels a
+    tile, is also one file of the whole level."""
     array = make_raster((1024, 768), "float32", chunks=256)
     array.tiles.to_vrt(vrt_path, overviews="auto", resampling="max")
     with rasterio.open(vrt_path) as dataset:

@@ -15,8 +15,10 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 RESAMPLINGS = ("nearest", "average", "mode", "min", "max")
-# A level of the whole raster up to this many pixels (per band) is one file, assembled
-# from the tiles' levels: GDAL then reads it without opening every tile.
+# A level is also one file of the whole raster, assembled from the tiles' levels, where a
+# tile holds so few of its pixels that opening the tile costs GDAL more than reading them,
+# and the whole level is small enough to hold in memory once.
+MERGED_TILE_PIXELS = 64 * 64
 MERGED_LEVEL_PIXELS = 1024 * 1024
 
 
@@ -29,11 +31,18 @@ def auto_factors(height: int, width: int, blocksize: int = 256) -> list[int]:
     return factors
 
 
-def merged_factors(height: int, width: int, factors: Sequence[int]) -> tuple[int, ...]:
-    """The factors whose level of a ``height`` x ``width`` raster is small enough to be
-    one file (``MERGED_LEVEL_PIXELS``)."""
+def merged_factors(
+    raster: tuple[int, int], tile: tuple[int, int], factors: Sequence[int]
+) -> tuple[int, ...]:
+    """The factors whose level of a raster of shape ``raster``, in tiles of at most
+    ``tile``, is also written as one file (see ``MERGED_TILE_PIXELS``)."""
+
+    def pixels(shape: tuple[int, int], factor: int) -> int:
+        return -(-shape[0] // factor) * -(-shape[1] // factor)
+
     return tuple(
-        f for f in factors if -(-height // f) * -(-width // f) <= MERGED_LEVEL_PIXELS
+        f for f in factors
+        if pixels(tile, f) <= MERGED_TILE_PIXELS and pixels(raster, f) <= MERGED_LEVEL_PIXELS
     )
 
 

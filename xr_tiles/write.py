@@ -104,7 +104,11 @@ def to_vrt(
         folder=target.tiles_folder,
         group_suffixes=_group_suffixes(len(raster.groups)),
         overviews=factors,
-        merged=merged_factors(sum(raster.y_chunks), sum(raster.x_chunks), factors),
+        merged=merged_factors(
+            (sum(raster.y_chunks), sum(raster.x_chunks)),
+            (max(raster.y_chunks), max(raster.x_chunks)),
+            factors,
+        ),
     )
     delayed = write_graph(raster, plan, specs, target, options.mode, prepared=compute)
     if not compute:
