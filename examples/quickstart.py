@@ -1,4 +1,5 @@
-"""Write a synthetic DEM as a VRT mosaic of GeoTIFF tiles, then read it back with GDAL.
+"""Write a synthetic DEM as a VRT mosaic of GeoTIFF tiles with overviews, then read it
+back with GDAL.
 
 Run: .venv/bin/python examples/quickstart.py
 """
@@ -37,14 +38,16 @@ def synthetic_dem(size: int = 2048, chunk: int = 512) -> xr.DataArray:
 
 def main() -> None:
     dem = synthetic_dem()
-    path = dem.tiles.to_vrt(OUTPUT, codec="zstd", mode="w")
-    tiles = sorted((path.parent / "dem_tiles").glob("*.tif"))
+    path = dem.tiles.to_vrt(OUTPUT, codec="zstd", overviews="auto", resampling="average", mode="w")
+    tiles = sorted((path.parent / "dem_tiles").glob("r*.tif"))
     print(f"wrote {path} and {len(tiles)} tiles in {tiles[0].parent.name}/")
     with rasterio.open(path) as dataset:
         print(f"GDAL reads: {dataset.width} x {dataset.height} {dataset.dtypes[0]}, "
               f"{dataset.crs}, nodata {dataset.nodata}, band '{dataset.descriptions[0]}' "
               f"in {dataset.units[0]}")
         print(f"transform: {tuple(dataset.transform)[:6]}")
+        print(f"overview factors: {dataset.overviews(1)}; at 1/8 scale: "
+              f"{dataset.read(1, out_shape=(dataset.height // 8, dataset.width // 8)).shape}")
         identical = np.array_equal(dataset.read(1), dem.values)
     print(f"bit-for-bit identical to the input: {identical}")
     if not identical:

@@ -72,10 +72,21 @@ def overview_levels(
 
 
 def _nearest(pixels: np.ndarray, factor: int) -> np.ndarray:
-    height, width = pixels.shape[-2:]
-    rows = np.minimum(np.arange(0, height, factor) + factor // 2, height - 1)
-    cols = np.minimum(np.arange(0, width, factor) + factor // 2, width - 1)
-    return pixels[:, rows][:, :, cols]
+    """Strided copies (a gather by index arrays costs ten times as much); a last window
+    too short to have a centre takes its last row or column."""
+    bands, height, width = pixels.shape
+    rows, cols = -(-height // factor), -(-width // factor)
+    level = np.empty((bands, rows, cols), pixels.dtype)
+    centre = slice(factor // 2, None, factor)
+    full_rows, full_cols = len(range(height)[centre]), len(range(width)[centre])
+    level[:, :full_rows, :full_cols] = pixels[:, centre, centre]
+    if full_rows < rows:
+        level[:, -1, :full_cols] = pixels[:, -1, centre]
+    if full_cols < cols:
+        level[:, :full_rows, -1] = pixels[:, centre, -1]
+    if full_rows < rows and full_cols < cols:
+        level[:, -1, -1] = pixels[:, -1, -1]
+    return level
 
 
 def _pairs(array: np.ndarray, operation: np.ufunc, identity: float,
@@ -120,9 +131,12 @@ def _reduced(
             value = _pairs(value, operation, identity, dtype if factor == 1 else None)
             count = None if count is None else _pairs(count, np.add, 0)
             factor *= 2
-        counts = _full_counts(pixels.shape, factor) if count is None else count
-        result = value / np.maximum(counts, 1) if average else value
-        levels.append(_stored(result, counts > 0, pixels.dtype, nodata))
+        if count is None:  # nothing missing: every window has pixels
+            result = value / _full_counts(pixels.shape, factor) if average else value
+            levels.append(_stored(result, None, pixels.dtype, nodata))
+        else:
+            result = value / np.maximum(count, 1) if average else value
+            levels.append(_stored(result, count > 0, pixels.dtype, nodata))
     return levels
 
 
@@ -152,10 +166,16 @@ def _extreme(dtype: np.dtype, *, largest: bool) -> float:
 
 
 def _stored(
-    values: np.ndarray, valid: np.ndarray, dtype: np.dtype, nodata: float | None
+    values: np.ndarray, valid: np.ndarray | None, dtype: np.dtype, nodata: float | None
 ) -> np.ndarray:
-    """Results in the block's dtype, nodata where a window had no valid pixel. Averages of
-    integers are rounded to nearest (halves to even) and kept within the dtype's range."""
+    """Results in the block's dtype, nodata where a window had no valid pixel (``valid``;
+    None: all had). Averages of integers are rounded to nearest (halves to even) and kept
+    within the dtype's range."""
+    if valid is None:
+        if dtype.kind in "iu" and values.dtype.kind == "f":
+            info = np.iinfo(dtype)
+            values = np.clip(np.rint(values), info.min, info.max)
+        return values.astype(dtype, copy=False)
     if dtype.kind in "iu":
         if values.dtype.kind == "f":
             info = np.iinfo(dtype)
