@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import rasterio
 import tifffile
+import xarray as xr
 from affine import Affine
 from rio_cogeo.cogeo import cog_validate
 
@@ -319,3 +320,29 @@ def test_replacing_a_write_with_overviews_leaves_none_behind(vrt_path):
     ]
     with rasterio.open(vrt_path) as dataset:
         assert dataset.overviews(1) == []
+
+
+@pytest.mark.parametrize(
+    "merged_pixels",
+    [pytest.param(0, id="mosaics-of-tile-levels"), pytest.param(100**2, id="merged-levels")],
+)
+def test_band_groups_of_a_dataset_each_get_their_levels(vrt_path, merged_pixels, monkeypatch):
+    """Variables of different dtypes are separate files per block, and so per level."""
+    monkeypatch.setattr(xr_tiles.overviews, "MERGED_LEVEL_PIXELS", merged_pixels)
+    dem = make_raster((96, 128), "float32", chunks=32, name="dem")
+    classes = make_raster((96, 128), "uint8", chunks=32, name="classes", seed=4) % 5
+    dataset = xr.Dataset({"dem": dem, "classes": classes})
+    dataset.tiles.to_vrt(vrt_path, overviews=[2, 4], resampling="max")
+    names = {p.name for p in tiles_folder(vrt_path).iterdir()}
+    if merged_pixels:
+        assert {"overview_4_part1.tif", "overview_4_part2.tif"} <= names
+    values = np.stack([dem.values, classes.values])
+    with rasterio.open(vrt_path) as dataset_read:
+        assert dataset_read.dtypes == ("float32", "uint8")
+        for factor in (2, 4):
+            shape = (96 // factor, 128 // factor)
+            for band, expected in enumerate(values, 1):
+                level = dataset_read.read(band, out_shape=shape)
+                np.testing.assert_array_equal(
+                    level, downsample(expected[np.newaxis], factor, "max", None)[0]
+                )
