@@ -34,6 +34,18 @@ def window_value(window: np.ndarray, resampling: str, nodata: float | None, fact
     return min(value for value, count in counts.items() if count == best)
 
 
+def has_valid(window: np.ndarray, nodata: float | None) -> bool:
+    return any(
+        not (isinstance(v, float) and math.isnan(v)) and v != nodata for v in window.ravel().tolist()
+    )
+
+
+def beside(value: float, dtype: np.dtype) -> float:
+    if dtype.kind == "f":
+        return np.nextafter(dtype.type(value), dtype.type(np.inf)).item()
+    return value + 1 if value < np.iinfo(dtype).max else value - 1
+
+
 def oracle(pixels: np.ndarray, factor: int, resampling: str, nodata: float | None) -> np.ndarray:
     """Python numbers throughout (exact for 64-bit integers); nodata as the block stores it."""
     bands, height, width = pixels.shape
@@ -47,6 +59,10 @@ def oracle(pixels: np.ndarray, factor: int, resampling: str, nodata: float | Non
                 value = window_value(window, resampling, stored_nodata, factor)
                 if pixels.dtype.kind in "iu" and isinstance(value, float):
                     value = round(value)  # the average: to nearest, halves to even
+                if resampling == "average" and value == stored_nodata and has_valid(
+                    window, stored_nodata
+                ):  # moved beside nodata, as GDAL does
+                    value = beside(value, pixels.dtype)
                 out[b, r, c] = value
     return out
 
@@ -139,3 +155,28 @@ def test_a_window_of_nodata_only_gives_nodata():
 )
 def test_auto_halves_until_the_raster_fits_one_block(height, width, factors):
     assert auto_factors(height, width) == factors
+
+
+@pytest.mark.parametrize(
+    ("window", "nodata", "expected"),
+    [
+        pytest.param([-2, 0, 0, -2], -1, 0, id="int16-rounds-onto-nodata"),
+        pytest.param([1, 3, 3, 1], 2, np.nextafter(np.float32(2), np.float32(3)), id="float32"),
+        pytest.param([32766, 32768 - 1, 32767, 32767], 32767, 32766, id="int16-largest"),
+    ],
+)
+def test_an_average_on_the_nodata_value_moves_beside_it(window, nodata, expected):
+    """As GDAL's overviews: a window with pixels must not read back as a hole."""
+    dtype = "float32" if isinstance(expected, np.floating) else "int16"
+    pixels = np.array(window, dtype).reshape(1, 2, 2)
+    (level,) = overview_levels(pixels, [2], "average", nodata)
+    assert level[0, 0, 0] == np.array(expected, dtype)
+
+
+@pytest.mark.parametrize("dtype", ["int64", "uint64"])
+def test_averages_of_the_largest_64_bit_integers_do_not_wrap_round(dtype):
+    largest = np.iinfo(dtype).max
+    pixels = np.full((1, 2, 2), largest, dtype)
+    (level,) = overview_levels(pixels, [2], "average", None)
+    # float64 holds 53 bits: within 2048 of the largest, and not wrapped round to the lowest.
+    assert largest - 2048 <= int(level[0, 0, 0]) <= largest

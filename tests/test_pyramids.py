@@ -4,6 +4,7 @@ a valid Cloud Optimized GeoTIFF (rio-cogeo's validator)."""
 
 from __future__ import annotations
 
+import functools
 import io
 import warnings
 import xml.etree.ElementTree as ET
@@ -14,8 +15,10 @@ import rasterio
 import tifffile
 import xarray as xr
 from affine import Affine
+from rasterio.enums import Resampling
 from rio_cogeo.cogeo import cog_validate
 
+import xr_tiles
 import xr_tiles.overviews
 from conftest import make_raster, read_with_gdal, synthetic_values
 from xr_tiles.geotags import geotiff_tags
@@ -290,24 +293,22 @@ def test_skipped_tiles_are_left_out_of_every_level(vrt_path, monkeypatch):
 def test_every_scheduler_writes_the_same_levels(scheduler, tmp_path):
     array = make_raster((3, 96, 128), "uint16", chunks=32, nodata=0)
     reference = tmp_path / "reference.vrt"
-    array.tiles.to_vrt(reference, scheduler="synchronous", overviews=[2, 4])
+    array.tiles.to_vrt(reference, scheduler="synchronous", overviews=[2, 4], resampling="max")
     path = tmp_path / "out.vrt"
-    array.tiles.to_vrt(path, scheduler=scheduler, overviews=[2, 4])
+    array.tiles.to_vrt(path, scheduler=scheduler, overviews=[2, 4], resampling="max")
     for mine, theirs in zip(tile_files(path), tile_files(reference), strict=True):
         assert mine.read_bytes() == theirs.read_bytes()
     assert len(tile_files(path)) == 12
-    np.testing.assert_array_equal(
-        read_level(path, 4), downsample(array.values, 4, "nearest", 0)
-    )
+    np.testing.assert_array_equal(read_level(path, 4), downsample(array.values, 4, "max", 0))
 
 
 def test_a_lazy_write_computes_the_levels(vrt_path):
     array = make_raster((128, 128), "float32", chunks=64)
-    delayed = array.tiles.to_vrt(vrt_path, overviews=[2, 4], compute=False)
+    delayed = array.tiles.to_vrt(vrt_path, overviews=[2, 4], resampling="min", compute=False)
     assert not vrt_path.exists()
     delayed.compute()
     np.testing.assert_array_equal(
-        read_level(vrt_path, 4), downsample(array.values[np.newaxis], 4, "nearest", None)
+        read_level(vrt_path, 4), downsample(array.values[np.newaxis], 4, "min", None)
     )
 
 
@@ -346,3 +347,24 @@ def test_band_groups_of_a_dataset_each_get_their_levels(vrt_path, merged_pixels,
                 np.testing.assert_array_equal(
                     level, downsample(expected[np.newaxis], factor, "max", None)[0]
                 )
+
+
+@pytest.mark.parametrize("entry", ["accessor", "function"])
+def test_the_chunk_warning_points_at_the_caller(entry, vrt_path):
+    array = make_raster((96, 144), "float32", chunks=48)
+    write = array.tiles.to_vrt if entry == "accessor" else functools.partial(
+        xr_tiles.to_vrt, array
+    )
+    with pytest.warns(UserWarning, match="do not divide") as record:
+        write(vrt_path, overviews=[32])
+    (ours,) = [w for w in record if "do not divide" in str(w.message)]
+    assert ours.filename == __file__
+
+
+@pytest.mark.parametrize("resampling", ["AVERAGE", "Average", Resampling.average])
+def test_resampling_is_named_as_gdal_and_rasterio_name_it(resampling, vrt_path):
+    array = make_raster((64, 64), "int16", chunks=32)
+    array.tiles.to_vrt(vrt_path, overviews=[2], resampling=resampling)
+    np.testing.assert_array_equal(
+        read_level(vrt_path, 2), downsample(array.values[np.newaxis], 2, "average", None)
+    )

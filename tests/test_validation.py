@@ -127,7 +127,7 @@ CASES = [
     pytest.param(FLOAT, {"overviews": [True, 2]}, Option, r"overviews must be .*True", id="overviews-bool"),
     pytest.param(FLOAT, {"resampling": "bilinear"}, Option, r"resampling must be one of 'nearest', .*'bilinear'", id="resampling-unknown"),
     pytest.param(
-        FLOAT, {"overviews": "auto", "resampling": "mode"}, Option,
+        FLOAT, {"overviews": [2], "resampling": "mode"}, Option,
         r"resampling='mode' .*float32 data; use 'average'", id="mode-float",
     ),
 ]

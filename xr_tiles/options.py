@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import pathlib
+import sys
+import types
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -98,24 +100,28 @@ def parse_overviews(overviews: Overviews | None) -> Literal["auto"] | tuple[int,
         for f in factors
     )
     if not factors or not powers or len(set(factors)) != len(factors):
+        # Powers of two, so that each level's windows are whole windows of the one before.
         raise InvalidOptionError(
             "overviews must be None, 'auto' or a list of distinct powers of two from 2 up "
-            f"(e.g. [2, 4, 8, 16]), as GDAL's overview levels; got {overviews!r}"
+            f"(e.g. [2, 4, 8, 16]); got {overviews!r}"
         )
     return tuple(sorted(int(f) for f in factors))
 
 
 def parse_resampling(resampling: str) -> str:
-    if resampling not in RESAMPLINGS:
+    """A name, in any case as GDAL takes it, or rasterio's ``Resampling`` member."""
+    name = getattr(resampling, "name", resampling)
+    if not isinstance(name, str) or name.lower() not in RESAMPLINGS:
         raise InvalidOptionError(
             f"resampling must be one of {', '.join(map(repr, RESAMPLINGS))}; got {resampling!r}"
         )
-    return resampling
+    return name.lower()
 
 
-def check_resampling_fits(resampling: str, dtype: np.dtype) -> None:
-    """'mode' counts equal values: continuous data seldom repeat one."""
-    if resampling == "mode" and dtype.kind == "f":
+def check_resampling_fits(resampling: str, dtype: np.dtype, factors: Sequence[int]) -> None:
+    """'mode' counts equal values: continuous data seldom repeat one. Without overview
+    levels nothing is resampled (as GDAL ignores RESAMPLING without OVERVIEWS)."""
+    if factors and resampling == "mode" and dtype.kind == "f":
         raise InvalidOptionError(
             f"resampling='mode' takes the commonest value of each window, which makes no "
             f"sense for continuous {dtype.name} data; use 'average', 'nearest', 'min' or "
@@ -138,8 +144,19 @@ def warn_misaligned_overviews(
             "downsample of the whole raster; for exact levels use chunks that are "
             f"multiples of {max(misaligned)}",
             UserWarning,
-            stacklevel=4,
+            stacklevel=_caller_outside_package(),
         )
+
+
+def _caller_outside_package() -> int:
+    """The ``stacklevel`` of the first caller outside xr_tiles, whichever entry point
+    (``.tiles.to_vrt`` or ``xr_tiles.to_vrt``) it called."""
+    package = os.path.dirname(__file__)
+    frame: types.FrameType | None = sys._getframe(1)
+    level = 1
+    while frame is not None and frame.f_code.co_filename.startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def parse_path(path: str | os.PathLike[str]) -> pathlib.Path:

@@ -54,9 +54,7 @@ def merged_level(
     placed at that pixel offset of the level; nodata where no tile is (skipped tiles)."""
     level = np.full(shape, 0 if nodata is None else nodata, dtype)
     for row, col, pixels in pieces:
-        target = level[:, row : row + pixels.shape[-2], col : col + pixels.shape[-1]]
-        # Cropped: a tile off the factor's grid may reach one window past the level.
-        target[...] = pixels[:, : target.shape[-2], : target.shape[-1]]
+        level[:, row : row + pixels.shape[-2], col : col + pixels.shape[-1]] = pixels
     return level
 
 
@@ -133,10 +131,11 @@ def _reduced(
             factor *= 2
         if count is None:  # nothing missing: every window has pixels
             result = value / _full_counts(pixels.shape, factor) if average else value
-            levels.append(_stored(result, None, pixels.dtype, nodata))
+            valid = None
         else:
             result = value / np.maximum(count, 1) if average else value
-            levels.append(_stored(result, count > 0, pixels.dtype, nodata))
+            valid = count > 0
+        levels.append(_stored(result, valid, pixels.dtype, nodata, averaged=average))
     return levels
 
 
@@ -166,23 +165,36 @@ def _extreme(dtype: np.dtype, *, largest: bool) -> float:
 
 
 def _stored(
-    values: np.ndarray, valid: np.ndarray | None, dtype: np.dtype, nodata: float | None
+    values: np.ndarray, valid: np.ndarray | None, dtype: np.dtype, nodata: float | None,
+    *, averaged: bool = False,
 ) -> np.ndarray:
     """Results in the block's dtype, nodata where a window had no valid pixel (``valid``;
     None: all had). Averages of integers are rounded to nearest (halves to even) and kept
-    within the dtype's range."""
+    within the dtype's range; an average that lands on the nodata value is moved to the
+    value beside it, as GDAL's overviews do, so that it is not read as a hole."""
+    if dtype.kind in "iu" and values.dtype.kind == "f":
+        if valid is not None:
+            values = np.where(valid, values, 0)  # no NaN of empty windows into the cast
+        info = np.iinfo(dtype)
+        # float(int64 max) rounds up to 2**63, which would wrap round in the cast back.
+        high = info.max if float(info.max) <= info.max else np.nextafter(float(info.max), 0)
+        values = np.clip(np.rint(values), info.min, high)
+    stored = values.astype(dtype, copy=False)
+    if averaged and nodata is not None and not np.isnan(nodata):
+        stored[stored == dtype.type(nodata)] = _beside(nodata, dtype)
     if valid is None:
-        if dtype.kind in "iu" and values.dtype.kind == "f":
-            info = np.iinfo(dtype)
-            values = np.clip(np.rint(values), info.min, info.max)
-        return values.astype(dtype, copy=False)
+        return stored
+    fill = (0 if dtype.kind in "iu" else np.nan) if nodata is None else nodata
+    return np.where(valid, stored, dtype.type(fill))
+
+
+def _beside(nodata: float, dtype: np.dtype) -> object:
+    """The value next to ``nodata``, upwards unless it is the dtype's largest."""
+    value = dtype.type(nodata)
     if dtype.kind in "iu":
-        if values.dtype.kind == "f":
-            info = np.iinfo(dtype)
-            values = np.clip(np.rint(np.where(valid, values, 0)), info.min, info.max)
-        fill = dtype.type(0 if nodata is None else nodata)  # no window is empty without nodata
-        return np.where(valid, values.astype(dtype), fill)
-    return np.where(valid, values, np.nan if nodata is None else nodata).astype(dtype)
+        return value + 1 if value < np.iinfo(dtype).max else value - 1
+    largest = np.finfo(dtype).max
+    return np.nextafter(value, largest if value < largest else -largest)
 
 
 def _mode(pixels: np.ndarray, factor: int, nodata: float | None) -> np.ndarray:

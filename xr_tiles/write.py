@@ -130,7 +130,7 @@ def _tile_spec(
     check_codec_fits(codec, dtype, len(group.bands))
     check_skip_empty(options.skip_empty, group.nodata, _described(group))
     check_predictor_fits(options.predictor, dtype)
-    check_resampling_fits(options.resampling, dtype)
+    check_resampling_fits(options.resampling, dtype, factors)
     predictor = options.predictor or codec.default_predictor(dtype)
     return TileSpec(
         dtype=dtype,
