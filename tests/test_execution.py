@@ -94,8 +94,10 @@ def tiles_folder(vrt: pathlib.Path) -> pathlib.Path:
 
 
 def snapshot(vrt: pathlib.Path) -> tuple[str, dict[str, bytes]]:
-    """The VRT text and every tile file's bytes."""
-    return vrt.read_text(), {p.name: p.read_bytes() for p in sorted(tiles_folder(vrt).iterdir())}
+    """The VRT text and the bytes of every file in the tiles folder, by relative path."""
+    folder = tiles_folder(vrt)
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    return vrt.read_text(), {p.relative_to(folder).as_posix(): p.read_bytes() for p in files}
 
 
 def assert_only_output(vrt: pathlib.Path) -> None:
@@ -745,6 +747,8 @@ def test_distributed_client_writes_the_same_overviews(cluster, tmp_path):
     with Client(cluster, set_as_default=False) as client:
         array.tiles.to_vrt(path, scheduler=client, overviews=[2, 4], resampling="min")
     text, tiles = snapshot(path)
-    assert sorted(tiles) == ["overview_2.tif", "overview_4.tif", *tile_names(2, 3, 1, 1)]
+    assert sorted(tiles) == [
+        "overviews/overview_2.tif", "overviews/overview_4.tif", *tile_names(2, 3, 1, 1)
+    ]
     assert (text, tiles) == snapshot(reference)
     assert_only_output(path)

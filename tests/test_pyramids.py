@@ -32,7 +32,7 @@ def tiles_folder(vrt):
 
 
 def tile_files(vrt) -> list:
-    return sorted(tiles_folder(vrt).glob("r*.tif"))  # not the whole-level files
+    return sorted(tiles_folder(vrt).glob("*.tif"))
 
 
 def downsample(values: np.ndarray, factor: int, resampling: str, nodata: float | None):
@@ -107,18 +107,18 @@ CASES = [
     ],
 )
 @pytest.mark.parametrize(
-    "merged_pixels",
-    [pytest.param(0, id="mosaics-of-tile-levels"), pytest.param(100**2, id="merged-levels")],
+    "merged_bytes",
+    [pytest.param(0, id="mosaics-of-tile-levels"), pytest.param(2**20, id="merged-levels")],
 )
 def test_each_level_equals_a_downsample_of_the_whole_raster(
-    dtype, nodata, resampling, shape, chunks, merged_pixels, vrt_path, monkeypatch
+    dtype, nodata, resampling, shape, chunks, merged_bytes, vrt_path, monkeypatch
 ):
     """Tiles of a multiple of every factor: reading the VRT at 1/f gives the whole
     raster's level exactly (float tolerance for averages), nodata and NaN left out; from
-    VRT mosaics of the tiles' own levels, or (levels up to ``merged_pixels``) one file
+    VRT mosaics of the tiles' own levels, or (levels up to ``merged_bytes``) one file
     each. GDAL reads with nearest resampling here: min, max or mode values prove it used
     the levels."""
-    monkeypatch.setattr(xr_tiles.overviews, "MERGED_LEVEL_PIXELS", merged_pixels)
+    monkeypatch.setattr(xr_tiles.overviews, "MERGED_LEVEL_BYTES", merged_bytes)
     array = make_raster(shape, dtype, nodata=nodata, chunks=chunks)
     if resampling == "mode":
         array = array.copy(data=np.random.default_rng(1).integers(0, 4, shape).astype(dtype))
@@ -153,11 +153,13 @@ def test_gdal_lists_the_factors_and_reduced_reads_use_them(vrt_path):
     np.testing.assert_array_equal(half, downsample(array.values[np.newaxis], 2, "max", None)[0])
     vrt = ET.parse(vrt_path).getroot()
     listed = [o.findtext("SourceFilename") for o in vrt.iter("Overview")]
-    assert listed == ["mosaic_tiles/overview_2.vrt", "mosaic_tiles/overview_4.tif"]
-    with rasterio.open(tiles_folder(vrt_path) / "overview_4.tif") as level:
+    assert listed == [
+        "mosaic_tiles/overviews/overview_2.vrt", "mosaic_tiles/overviews/overview_4.tif"
+    ]
+    with rasterio.open(tiles_folder(vrt_path) / "overviews" / "overview_4.tif") as level:
         assert level.shape == (256, 192)
         assert level.crs == array.rio.crs
-        assert level.transform == array.rio.transform() * Affine.scale(4)
+        assert level.transform == array.rio.transform() @ Affine.scale(4)
 
 
 def test_auto_writes_no_overviews_for_a_raster_of_one_block(vrt_path):
@@ -239,18 +241,18 @@ def test_a_bigtiff_with_overviews_is_laid_out_cloud_optimized(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "merged_pixels",
-    [pytest.param(0, id="mosaics-of-tile-levels"), pytest.param(100**2, id="merged-levels")],
+    "merged_bytes",
+    [pytest.param(0, id="mosaics-of-tile-levels"), pytest.param(2**20, id="merged-levels")],
 )
 def test_chunks_off_the_factor_warn_and_tiles_keep_their_own_levels(
-    vrt_path, merged_pixels, monkeypatch
+    vrt_path, merged_bytes, monkeypatch
 ):
     """Tiles of 48 pixels: factors 2 to 16 stay exact; at 32 windows straddle tiles, and
     each tile's own level is placed on the whole raster's grid: by GDAL at fractional
     offsets in a mosaic VRT (resampled), or at the window a tile starts in for a merged
     level. That level covers the raster without gaps, and each tile alone still reads
     exactly its own downsample."""
-    monkeypatch.setattr(xr_tiles.overviews, "MERGED_LEVEL_PIXELS", merged_pixels)
+    monkeypatch.setattr(xr_tiles.overviews, "MERGED_LEVEL_BYTES", merged_bytes)
     array = make_raster((96, 144), "float32", chunks=48)
     with pytest.warns(UserWarning, match=r"overview factors \[32\] do not divide .*\[48\]"):
         array.tiles.to_vrt(vrt_path, overviews=[2, 4, 8, 16, 32], resampling="average")
@@ -273,7 +275,7 @@ def test_chunks_off_the_factor_warn_and_tiles_keep_their_own_levels(
 
 
 def test_skipped_tiles_are_left_out_of_every_level(vrt_path, monkeypatch):
-    monkeypatch.setattr(xr_tiles.overviews, "MERGED_LEVEL_PIXELS", 32 * 32)  # the 1/4 level
+    monkeypatch.setattr(xr_tiles.overviews, "MERGED_LEVEL_BYTES", 32 * 32 * 2)  # the 1/4 level
     array = make_raster((128, 128), "int16", nodata=-1, chunks=64)
     values = array.values.copy()
     values[values == -1] = 0
@@ -281,9 +283,9 @@ def test_skipped_tiles_are_left_out_of_every_level(vrt_path, monkeypatch):
     array = array.copy(data=values).chunk(64)
     array.tiles.to_vrt(vrt_path, skip_empty=True, overviews=[2, 4], resampling="average")
     assert len(tile_files(vrt_path)) == 3
-    level_vrt = tiles_folder(vrt_path) / "overview_2.vrt"
+    level_vrt = tiles_folder(vrt_path) / "overviews" / "overview_2.vrt"
     assert len(ET.parse(level_vrt).getroot().findall(".//SimpleSource")) == 3
-    assert (tiles_folder(vrt_path) / "overview_4.tif").exists()
+    assert (tiles_folder(vrt_path) / "overviews" / "overview_4.tif").exists()
     for factor in (2, 4):
         expected = downsample(values[np.newaxis], factor, "average", -1)
         np.testing.assert_array_equal(read_level(vrt_path, factor), expected)
@@ -324,18 +326,18 @@ def test_replacing_a_write_with_overviews_leaves_none_behind(vrt_path):
 
 
 @pytest.mark.parametrize(
-    "merged_pixels",
-    [pytest.param(0, id="mosaics-of-tile-levels"), pytest.param(100**2, id="merged-levels")],
+    "merged_bytes",
+    [pytest.param(0, id="mosaics-of-tile-levels"), pytest.param(2**20, id="merged-levels")],
 )
-def test_band_groups_of_a_dataset_each_get_their_levels(vrt_path, merged_pixels, monkeypatch):
+def test_band_groups_of_a_dataset_each_get_their_levels(vrt_path, merged_bytes, monkeypatch):
     """Variables of different dtypes are separate files per block, and so per level."""
-    monkeypatch.setattr(xr_tiles.overviews, "MERGED_LEVEL_PIXELS", merged_pixels)
+    monkeypatch.setattr(xr_tiles.overviews, "MERGED_LEVEL_BYTES", merged_bytes)
     dem = make_raster((96, 128), "float32", chunks=32, name="dem")
     classes = make_raster((96, 128), "uint8", chunks=32, name="classes", seed=4) % 5
     dataset = xr.Dataset({"dem": dem, "classes": classes})
     dataset.tiles.to_vrt(vrt_path, overviews=[2, 4], resampling="max")
-    names = {p.name for p in tiles_folder(vrt_path).iterdir()}
-    if merged_pixels:
+    names = {p.name for p in (tiles_folder(vrt_path) / "overviews").iterdir()}
+    if merged_bytes:
         assert {"overview_4_part1.tif", "overview_4_part2.tif"} <= names
     values = np.stack([dem.values, classes.values])
     with rasterio.open(vrt_path) as dataset_read:

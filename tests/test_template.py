@@ -21,6 +21,7 @@ from conftest import make_raster, synthetic_values
 from xr_tiles.codecs import CODECS
 from xr_tiles.encode import TileSpec, encode_tile, tile_template
 from xr_tiles.geotags import geotiff_tags
+from xr_tiles.overviews import overview_levels
 
 PLAIN = ["none", "deflate", "zstd", "lzw", "lzma"]
 NOT_PLAIN = ["packbits", "lerc", "jpeg", "webp"]
@@ -91,11 +92,11 @@ def assert_written_like_tifffile(spec: TileSpec, shape: tuple[int, int]) -> None
     transform = GRIDS["rotated"][0] * Affine.translation(512, 768)
     fast = encode_tile([block], spec, transform, template)
     assert fast == encode_tile([block], spec, transform)
+    levels = [block, *overview_levels(block, spec.overviews, spec.resampling, spec.nodata)]
     with tifffile.TiffFile(io.BytesIO(fast)) as tiff:
-        np.testing.assert_array_equal(
-            tiff.pages[0].asarray().reshape(block.shape), block, strict=True
-        )
-        assert len(tiff.pages) == 1 + len(spec.overviews)
+        assert len(tiff.pages) == len(levels)
+        for page, level in zip(tiff.pages, levels, strict=True):
+            np.testing.assert_array_equal(page.asarray().reshape(level.shape), level, strict=True)
 
 
 @pytest.mark.parametrize(

@@ -120,9 +120,11 @@ class TilesAccessor:
             raster exactly where chunk sizes are multiples of the factor (otherwise a
             warning says which factors do not).
         resampling : {"nearest", "average", "mode", "min", "max"}, default "nearest"
-            How an overview pixel is made from its window: "nearest" takes the window's
-            centre pixel, as GDAL does; the others leave nodata and NaN out (a window of
-            nodata only gives nodata). "mode" is for classes, not float data.
+            How an overview pixel is made from its window (GDAL's names, any case, or
+            rasterio's ``Resampling``; ignored without overviews): "nearest" takes the
+            window's centre pixel, as GDAL's reads at reduced resolution do; the others
+            leave nodata and NaN out (a window of nodata only gives nodata). "mode" is for
+            classes, not float data.
         compute : bool, default True
             False returns a ``dask.delayed.Delayed``: computing it writes and returns the path.
 

@@ -62,6 +62,13 @@ class LocalTarget:
         with open(os.path.join(self._staged_tiles, filename), "wb") as file:
             return file.write(data)
 
+    def put_overview(self, filename: str, data: bytes) -> int:
+        """A file in a subfolder of the tiles folder (overview levels), made on first use."""
+        path = os.path.join(self._staged_tiles, filename)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as file:
+            return file.write(data)
+
     @functools.cached_property
     def _staged_tiles(self) -> str:
         # Worked out once per write, not per tile: pathlib costs microseconds a call.

@@ -16,10 +16,9 @@ from typing import Any
 import numpy as np
 import tifffile
 from affine import Affine
-from rasterio.crs import CRS
 from tifffile import COMPRESSION, PHOTOMETRIC, PLANARCONFIG
 
-from .geotags import GDAL_NODATA, GeoTags, geotiff_tags
+from .geotags import GDAL_NODATA, GeoTags
 from .options import TILE_MULTIPLE
 from .overviews import overview_levels
 from .template import (
@@ -71,7 +70,7 @@ def encode_tile(
     are encoded and the header is filled in; the bytes are those tifffile would write
     (laid out Cloud Optimized where there are overviews).
     """
-    encoded = encoded_tile(blocks, spec, transform, template)
+    encoded = encode_with_levels(blocks, spec, transform, template)
     return None if encoded is None else encoded.data
 
 
@@ -83,7 +82,7 @@ class EncodedTile:
     levels: Sequence[np.ndarray]
 
 
-def encoded_tile(
+def encode_with_levels(
     blocks: Sequence[Any], spec: TileSpec, transform: Affine,
     template: HeaderTemplate | None = None,
 ) -> EncodedTile | None:
@@ -95,10 +94,9 @@ def encoded_tile(
     return EncodedTile(_encoded_levels(levels, spec, transform, template), levels[1:])
 
 
-def level_tiff(pixels: np.ndarray, spec: TileSpec, transform: Affine, crs: CRS | None) -> bytes:
+def level_tiff(pixels: np.ndarray, spec: TileSpec, transform: Affine, geotags: GeoTags) -> bytes:
     """One overview level of the whole raster as a GeoTIFF of its own, georeferenced at
-    its own resolution, encoded as the tiles are."""
-    geotags = geotiff_tags(crs, transform, spec.nodata, spec.dtype)
+    its own resolution (``geotags``), encoded as the tiles are."""
     level_spec = dataclasses.replace(spec, overviews=(), skip_empty=False, geotags=geotags)
     return _written_by_tifffile([pixels], level_spec, transform)
 

@@ -24,8 +24,9 @@ from dask.utils import ensure_dict
 from rasterio.crs import CRS
 
 from .commit import LocalTarget
-from .encode import TileSpec, encoded_tile, level_tiff, tile_template
+from .encode import TileSpec, encode_with_levels, level_tiff, tile_template
 from .fusion import inline_inputs
+from .geotags import geotiff_tags
 from .overviews import merged_level
 from .plan import TilePlan
 from .scheduling import compute_options
@@ -196,7 +197,7 @@ def _is_tile_task(task: Task) -> bool:
 
 
 def _write_tile(job: TileJob, _prepared: None, *blocks: Any) -> TileRecord:
-    encoded = encoded_tile(blocks, job.spec, job.transform, job.template)
+    encoded = encode_with_levels(blocks, job.spec, job.transform, job.template)
     if encoded is None:
         return (*job.index, 0, ())
     written = job.target.put_tile(job.filename, encoded.data)
@@ -215,7 +216,8 @@ def _commit(job: CommitJob, records: list[TileRecord]) -> pathlib.Path:
     )
     for factor in job.plan.overviews:
         if factor not in job.plan.merged:
-            job.target.put_tile(job.plan.overview_filename(factor), document(factor).encode())
+            text = document(factor)
+            job.target.put_overview(job.plan.overview_filename(factor), text.encode())
     _write_merged_levels(job, records)
     path = job.target.publish(document(), job.mode)
     skipped = len(records) - len(written)
@@ -230,15 +232,15 @@ def _write_merged_levels(job: CommitJob, records: list[TileRecord]) -> None:
     plan = job.plan
     tiles = {(tile.row, tile.col): tile for tile in plan.tiles()}
     for index, factor in enumerate(plan.merged):
-        height, width = -(-plan.height // factor), -(-plan.width // factor)
-        transform = plan.transform * Affine.scale(plan.width / width, plan.height / height)
+        transform = plan.level_transform(factor)
         for group, spec in enumerate(job.specs):
             pieces = [
                 (tiles[row, col].row_off // factor, tiles[row, col].col_off // factor, levels[index])
                 for record_group, row, col, size, levels in records
                 if record_group == group and size
             ]
-            shape = (spec.band_count, height, width)
+            shape = (spec.band_count, *plan.level_shape(factor))
             level = merged_level(pieces, shape, spec.dtype, spec.nodata)
-            data = level_tiff(level, spec, transform, job.crs)
-            job.target.put_tile(plan.overview_filename(factor, group), data)
+            geotags = geotiff_tags(job.crs, transform, spec.nodata, spec.dtype)
+            data = level_tiff(level, spec, transform, geotags)
+            job.target.put_overview(plan.overview_filename(factor, group), data)

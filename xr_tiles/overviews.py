@@ -5,7 +5,8 @@ size is not a multiple of ``f`` gets ``ceil(size / f)`` pixels, the last window 
 only the pixels that exist. Nodata and NaN pixels are left out of ``average``, ``min``,
 ``max`` and ``mode``; a window without any other pixel gives nodata (NaN without a nodata
 value). ``nearest`` takes the pixel at the window's centre (offset ``f // 2``, or the
-window's last pixel where it is shorter), nodata or not, as GDAL does.
+window's last pixel where it is shorter), nodata or not, as GDAL's nearest reads at reduced
+resolution do (``gdaladdo`` takes the top-left pixel).
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ import numpy as np
 RESAMPLINGS = ("nearest", "average", "mode", "min", "max")
 # A level is also one file of the whole raster, assembled from the tiles' levels, where a
 # tile holds so few of its pixels that opening the tile costs GDAL more than reading them,
-# and the whole level is small enough to hold in memory once.
+# and the whole level (all bands) is small enough to hold in memory once.
 MERGED_TILE_PIXELS = 64 * 64
-MERGED_LEVEL_PIXELS = 1024 * 1024
+MERGED_LEVEL_BYTES = 16 * 2**20
 
 
 def auto_factors(height: int, width: int, blocksize: int = 256) -> list[int]:
@@ -32,17 +33,19 @@ def auto_factors(height: int, width: int, blocksize: int = 256) -> list[int]:
 
 
 def merged_factors(
-    raster: tuple[int, int], tile: tuple[int, int], factors: Sequence[int]
+    raster: tuple[int, int], tile: tuple[int, int], pixel_bytes: int, factors: Sequence[int]
 ) -> tuple[int, ...]:
     """The factors whose level of a raster of shape ``raster``, in tiles of at most
-    ``tile``, is also written as one file (see ``MERGED_TILE_PIXELS``)."""
+    ``tile``, ``pixel_bytes`` a pixel over all bands, is also written as one file (see
+    ``MERGED_TILE_PIXELS``)."""
 
     def pixels(shape: tuple[int, int], factor: int) -> int:
         return -(-shape[0] // factor) * -(-shape[1] // factor)
 
     return tuple(
         f for f in factors
-        if pixels(tile, f) <= MERGED_TILE_PIXELS and pixels(raster, f) <= MERGED_LEVEL_PIXELS
+        if pixels(tile, f) <= MERGED_TILE_PIXELS
+        and pixels(raster, f) * pixel_bytes <= MERGED_LEVEL_BYTES
     )
 
 

@@ -8,6 +8,8 @@ from itertools import accumulate
 
 from affine import Affine
 
+OVERVIEWS = "overviews"  # the folder of the overview levels, inside the tiles folder
+
 
 @dataclass(frozen=True, slots=True)
 class Tile:
@@ -66,15 +68,25 @@ class TilePlan:
         return f"{self.folder}/{self.filename(tile, group)}"
 
     def overview_filename(self, factor: int, group: int = 0) -> str:
-        """The level of ``factor``, beside the tiles: a GeoTIFF of the whole level (one
-        per band group) where it is ``merged``, else a VRT mosaic of the tiles' levels."""
+        """The level of ``factor``, in the tiles folder's ``overviews/`` (so that the
+        tiles alone match ``r*.tif``): a GeoTIFF of the whole level (one per band group)
+        where it is ``merged``, else a VRT mosaic of the tiles' levels."""
         if factor in self.merged:
-            return f"overview_{factor}{self.group_suffixes[group]}.tif"
-        return f"overview_{factor}.vrt"
+            return f"{OVERVIEWS}/overview_{factor}{self.group_suffixes[group]}.tif"
+        return f"{OVERVIEWS}/overview_{factor}.vrt"
 
     def overview_path(self, factor: int, group: int = 0) -> str:
         """The level's path relative to the VRT."""
         return f"{self.folder}/{self.overview_filename(factor, group)}"
+
+    def level_shape(self, factor: int) -> tuple[int, int]:
+        """The level's pixels: one per window, the last cut by the raster's edge."""
+        return -(-self.height // factor), -(-self.width // factor)
+
+    def level_transform(self, factor: int) -> Affine:
+        """The level's transform, its pixels scaled to cover the raster as GDAL's are."""
+        height, width = self.level_shape(factor)
+        return self.transform @ Affine.scale(self.width / width, self.height / height)
 
     def tile_transform(self, tile: Tile) -> Affine:
         """``transform @ Affine.translation(col_off, row_off)``, without the matrix product

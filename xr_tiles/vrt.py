@@ -11,7 +11,6 @@ from collections.abc import Mapping, Sequence
 from xml.sax.saxutils import escape
 
 import numpy as np
-from affine import Affine
 from rasterio.crs import CRS
 from rasterio.dtypes import dtype_rev, typename_fwd
 
@@ -60,11 +59,11 @@ def vrt_xml(
     scaled to it, which resamples every tile's overview unless the raster is a multiple
     of the factor, and opening every tile costs a small level more than its pixels.
     """
-    height, width = -(-plan.height // factor), -(-plan.width // factor)
+    height, width = plan.level_shape(factor)
     root = ET.Element("VRTDataset", rasterXSize=str(width), rasterYSize=str(height))
     if crs is not None:
         sub(root, "SRS", crs.to_wkt())
-    transform = plan.transform * Affine.scale(plan.width / width, plan.height / height)
+    transform = plan.level_transform(factor)
     sub(root, "GeoTransform", ", ".join(repr(float(v)) for v in transform.to_gdal()))
     _metadata(root, metadata)
     sources = {}
@@ -135,7 +134,8 @@ def _sources(
         # A tile's overview has a pixel for every window, the last one cut by its edge.
         height, width = -(-tile.height // factor), -(-tile.width // factor)
         block_y, block_x = spec.internal_tile(height, width)
-        path = plan.source_path(tile, group) if factor == 1 else plan.filename(tile, group)
+        # A level's VRT is in the tiles folder's overviews/, one down from the tiles.
+        path = plan.source_path(tile, group) if factor == 1 else f"../{plan.filename(tile, group)}"
         parts.append(SOURCE_TEMPLATE.format(
             path=escape(path), open_options=open_options, band=index + 1, type=data_type,
             width=width, height=height, block_x=block_x, block_y=block_y,

@@ -107,6 +107,7 @@ def to_vrt(
         merged=merged_factors(
             (sum(raster.y_chunks), sum(raster.x_chunks)),
             (max(raster.y_chunks), max(raster.x_chunks)),
+            sum(len(group.bands) * group.dtype.itemsize for group in raster.groups),
             factors,
         ),
     )
