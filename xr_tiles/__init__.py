@@ -11,6 +11,7 @@ from .errors import (
     UnsupportedInputError,
     XrTilesError,
 )
+from .gdal_paths import gdal_path
 from .write import to_vrt
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "UnsupportedDTypeError",
     "UnsupportedInputError",
     "XrTilesError",
+    "gdal_path",
     "to_vrt",
 ]
 __version__ = "0.1.0"

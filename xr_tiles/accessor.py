@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+from collections.abc import Mapping
 from typing import Any, Literal, overload
 
 import xarray as xr
@@ -27,8 +28,9 @@ class TilesAccessor:
         predictor: bool | int | None = ..., scheduler: Any = ..., num_workers: int | None = ...,
         chunks: Chunks | None = ..., blocksize: int = ..., nodata: float | None = ...,
         crs: Any = ..., mode: str = ..., skip_empty: bool = ...,
-        overviews: Overviews | None = ..., resampling: str = ..., compute: Literal[True] = ...,
-    ) -> pathlib.Path: ...
+        overviews: Overviews | None = ..., resampling: str = ...,
+        storage_options: Mapping[str, Any] | None = ..., progress: bool = ..., compute: Literal[True] = ...,
+    ) -> pathlib.Path | str: ...
 
     @overload
     def to_vrt(
@@ -36,7 +38,8 @@ class TilesAccessor:
         predictor: bool | int | None = ..., scheduler: Any = ..., num_workers: int | None = ...,
         chunks: Chunks | None = ..., blocksize: int = ..., nodata: float | None = ...,
         crs: Any = ..., mode: str = ..., skip_empty: bool = ...,
-        overviews: Overviews | None = ..., resampling: str = ..., compute: Literal[False],
+        overviews: Overviews | None = ..., resampling: str = ...,
+        storage_options: Mapping[str, Any] | None = ..., progress: bool = ..., compute: Literal[False],
     ) -> Delayed: ...
 
     @overload
@@ -45,8 +48,9 @@ class TilesAccessor:
         predictor: bool | int | None = ..., scheduler: Any = ..., num_workers: int | None = ...,
         chunks: Chunks | None = ..., blocksize: int = ..., nodata: float | None = ...,
         crs: Any = ..., mode: str = ..., skip_empty: bool = ...,
-        overviews: Overviews | None = ..., resampling: str = ..., compute: bool = ...,
-    ) -> pathlib.Path | Delayed: ...
+        overviews: Overviews | None = ..., resampling: str = ...,
+        storage_options: Mapping[str, Any] | None = ..., progress: bool = ..., compute: bool = ...,
+    ) -> pathlib.Path | str | Delayed: ...
 
     def to_vrt(
         self,
@@ -65,8 +69,10 @@ class TilesAccessor:
         skip_empty: bool = False,
         overviews: Overviews | None = None,
         resampling: str = "nearest",
+        storage_options: Mapping[str, Any] | None = None,
+        progress: bool = False,
         compute: bool = True,
-    ) -> pathlib.Path | Delayed:
+    ) -> pathlib.Path | str | Delayed:
         """Write every chunk as its own tiled GeoTIFF and a GDAL VRT that mosaics them.
 
         The tiles go to ``<stem>_tiles/`` beside the VRT, one file per (y, x) chunk, all
@@ -78,7 +84,9 @@ class TilesAccessor:
         Parameters
         ----------
         path : str or os.PathLike
-            The VRT to write; must end in ``.vrt``.
+            The VRT to write; must end in ``.vrt``. A local path, or any fsspec URL
+            (``s3://bucket/dem/dem.vrt``); ``xr_tiles.gdal_path`` gives the name GDAL
+            reads it by (``/vsis3/bucket/dem/dem.vrt``).
         codec : {"zstd", "deflate", "lzw", "lzma", "packbits", "lerc", "jpeg", "webp", "none"}
             Compression of every tile (case-insensitive). jpeg and webp hold uint8 only,
             jpeg 1 or 3 bands, webp 3 or 4.
@@ -125,13 +133,21 @@ class TilesAccessor:
             window's centre pixel, as GDAL's reads at reduced resolution do; the others
             leave nodata and NaN out (a window of nodata only gives nodata). "mode" is for
             classes, not float data.
+        storage_options : dict, optional
+            Options for the fsspec filesystem of a URL ``path`` (``s3://``, ``gs://``,
+            ``az://``, ``memory://``), as xarray's ``to_zarr`` takes them: credentials,
+            ``endpoint_url``, ... Not for local paths.
+        progress : bool, default False
+            Show a progress bar while writing: distributed's with a Client, dask's
+            ``ProgressBar`` with the local schedulers. Only with ``compute=True``.
         compute : bool, default True
             False returns a ``dask.delayed.Delayed``: computing it writes and returns the path.
 
         Returns
         -------
-        pathlib.Path or dask.delayed.Delayed
-            The absolute path of the VRT, or the Delayed that writes it.
+        pathlib.Path, str or dask.delayed.Delayed
+            The absolute path of the VRT (its URL for a URL ``path``), or the Delayed that
+            writes it.
 
         Notes
         -----
@@ -151,5 +167,6 @@ class TilesAccessor:
             self._obj, path, codec=codec, level=level, predictor=predictor,
             scheduler=scheduler, num_workers=num_workers, chunks=chunks, blocksize=blocksize,
             nodata=nodata, crs=crs, mode=mode, skip_empty=skip_empty, overviews=overviews,
-            resampling=resampling, compute=compute,
+            resampling=resampling, storage_options=storage_options, progress=progress,
+            compute=compute,
         )

@@ -1,4 +1,5 @@
-"""Where the bytes go, and how a write is published atomically (local disk)."""
+"""Where the bytes go, and how a write is published atomically: the targets' shared
+interface, and the local disk's (fsspec stores: ``objectstore``)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ import os
 import pathlib
 import shutil
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from .errors import OutputExistsError
+from .objectstore import StoreTarget
 
 PARTIAL = "partial"
 TRASH = "trash"
@@ -18,6 +22,36 @@ DELETING = "deleting"
 WRITE_ID_LENGTH = 12
 # Matches only a write id, so that the staging of "a_tiles.2.vrt" is not taken for ours.
 WRITE_ID_GLOB = "[0-9a-f]" * WRITE_ID_LENGTH
+
+
+class Target(Protocol):
+    """Where a write puts its files, and how it makes them the output at the end."""
+
+    @property
+    def write_id(self) -> str: ...
+
+    @property
+    def tiles_folder(self) -> str:
+        """The tiles' folder relative to the VRT, as the VRT's sources name it."""
+
+    def check_mode(self, mode: str) -> None: ...
+
+    def prepare(self) -> None: ...
+
+    def put_tile(self, filename: str, data: bytes) -> int: ...
+
+    def put_overview(self, filename: str, data: bytes) -> int: ...
+
+    def publish(self, vrt_text: str, mode: str) -> pathlib.Path | str: ...
+
+    def abort(self) -> None: ...
+
+
+def target_for(path: pathlib.Path | str, storage_options: Mapping[str, Any]) -> Target:
+    """A local path's target, or an fsspec URL's (``parse_path`` tells them apart)."""
+    if isinstance(path, pathlib.Path):
+        return LocalTarget(path)
+    return StoreTarget(path, storage_options)
 
 
 @dataclass(frozen=True)

@@ -19,11 +19,12 @@ from affine import Affine
 from dask._task_spec import List, Task, TaskRef
 from dask.delayed import Delayed
 from dask.delayed import optimize as delayed_optimize
+from dask.diagnostics.progress import ProgressBar
 from dask.highlevelgraph import HighLevelGraph
 from dask.utils import ensure_dict
 from rasterio.crs import CRS
 
-from .commit import LocalTarget
+from .commit import Target
 from .encode import TileSpec, encode_with_levels, level_tiff, tile_template
 from .fusion import inline_inputs
 from .geotags import geotiff_tags
@@ -51,7 +52,7 @@ class TileJob:
     for keys, which costs the scheduler time per tile.
     """
 
-    target: LocalTarget
+    target: Target
     spec: TileSpec
     filename: str
     transform: Affine
@@ -64,7 +65,7 @@ class TileJob:
 class CommitJob:
     """What the final task needs to write the VRT and publish the write."""
 
-    target: LocalTarget
+    target: Target
     mode: str
     plan: TilePlan
     bands: Sequence[Band]
@@ -97,7 +98,7 @@ def _gc_paused(function: Callable[P, R]) -> Callable[P, R]:
 
 @_gc_paused
 def write_graph(
-    raster: Raster, plan: TilePlan, specs: Sequence[TileSpec], target: LocalTarget, mode: str,
+    raster: Raster, plan: TilePlan, specs: Sequence[TileSpec], target: Target, mode: str,
     *, prepared: bool,
 ) -> Delayed:
     """A Delayed that writes every tile, then publishes the VRT and returns its path.
@@ -144,9 +145,9 @@ def fused(delayed: Delayed) -> Delayed:
 
 
 def compute_write(
-    delayed: Delayed, target: LocalTarget, scheduler: Any, num_workers: int | None,
-    plan: TilePlan,
-) -> pathlib.Path:
+    delayed: Delayed, target: Target, scheduler: Any, num_workers: int | None,
+    plan: TilePlan, *, progress: bool = False,
+) -> pathlib.Path | str:
     """Run the write; on any failure or interrupt remove what it staged, then re-raise.
 
     ``delayed`` must come from ``write_graph(..., prepared=True)``.
@@ -163,13 +164,30 @@ def compute_write(
         # half as much as dask's scheduling itself. Nothing is kept alive longer.
         gc.freeze()
         try:
-            (path,) = dask.base.compute(graph, optimize_graph=False, **options)
+            path = _computed(graph, options, progress)
         finally:
             gc.unfreeze()
     except BaseException:
         target.abort()
         raise
     return path  # type: ignore[no-any-return]
+
+
+def _computed(graph: Delayed, options: dict[str, Any], progress: bool) -> Any:
+    """``graph`` computed; with ``progress``, behind dask's progress bar: distributed's
+    for a Client, ``dask.diagnostics.ProgressBar`` for the local schedulers."""
+    if not progress:
+        return dask.base.compute(graph, optimize_graph=False, **options)[0]
+    get = dask.base.get_scheduler(scheduler=options["scheduler"], collections=[graph])
+    client = getattr(get, "__self__", None)
+    if client is not None and type(client).__name__ == "Client":
+        from distributed import progress as distributed_progress
+
+        future = client.compute(graph, optimize_graph=False)
+        distributed_progress(future)
+        return future.result()
+    with ProgressBar():
+        return dask.base.compute(graph, optimize_graph=False, **options)[0]
 
 
 def _header_templates(
@@ -204,7 +222,7 @@ def _write_tile(job: TileJob, _prepared: None, *blocks: Any) -> TileRecord:
     return (*job.index, written, tuple(encoded.levels[index] for index in job.merged))
 
 
-def _commit(job: CommitJob, records: list[TileRecord]) -> pathlib.Path:
+def _commit(job: CommitJob, records: list[TileRecord]) -> pathlib.Path | str:
     written = {(group, row, col) for group, row, col, size, _ in records if size}
     tiles = list(job.plan.tiles())
     sources = [

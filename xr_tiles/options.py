@@ -7,11 +7,13 @@ import pathlib
 import sys
 import types
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import fsspec
 import numpy as np
+from fsspec.core import split_protocol
 from rasterio.crs import CRS
 from rasterio.errors import CRSError
 
@@ -159,15 +161,53 @@ def _caller_outside_package() -> int:
     return level
 
 
-def parse_path(path: str | os.PathLike[str]) -> pathlib.Path:
+def parse_path(
+    path: str | os.PathLike[str], storage_options: Mapping[str, Any] | None
+) -> pathlib.Path | str:
+    """A local path (absolute; ``file://`` URLs too), or an fsspec URL as given."""
     if not isinstance(path, str | os.PathLike):
         raise InvalidOptionError(f"path must be a str or os.PathLike, got {type(path).__name__}")
-    resolved = pathlib.Path(path).expanduser().absolute()
-    if resolved.suffix.lower() != ".vrt":
+    text = os.fspath(path)
+    protocol, location = split_protocol(text)
+    if pathlib.PurePosixPath(location).suffix.lower() != ".vrt":
         raise InvalidOptionError(
-            f"path must end in '.vrt' (the tiles go to '<stem>_tiles/' beside it), got {str(path)!r}"
+            f"path must end in '.vrt' (the tiles go to '<stem>_tiles/' beside it), got {text!r}"
         )
-    return resolved
+    if protocol in (None, "file", "local"):
+        if storage_options:
+            raise InvalidOptionError(
+                f"storage_options are for fsspec URLs (s3://, gs://, az://, memory://); "
+                f"{text!r} is a local path: drop storage_options"
+            )
+        return pathlib.Path(location).expanduser().absolute()
+    try:
+        fsspec.get_filesystem_class(protocol)
+    except (ImportError, ValueError) as error:
+        raise InvalidOptionError(
+            f"path {text!r}: fsspec cannot open {protocol}:// ({error}); install its "
+            "package (s3fs for s3://, gcsfs for gs://, adlfs for az://)"
+        ) from None
+    return text
+
+
+def check_progress(progress: bool, compute: bool) -> None:
+    parse_flag("progress", progress)
+    if progress and not compute:
+        raise InvalidOptionError(
+            "progress=True shows the write's progress, and compute=False does not write: "
+            "compute the Delayed inside dask.diagnostics.ProgressBar() instead"
+        )
+
+
+def parse_storage_options(storage_options: Mapping[str, Any] | None) -> dict[str, Any]:
+    if storage_options is None:
+        return {}
+    if not isinstance(storage_options, Mapping):
+        raise InvalidOptionError(
+            "storage_options must be a dict of fsspec filesystem options "
+            f"(e.g. {{'endpoint_url': ...}}) or None; got {storage_options!r}"
+        )
+    return dict(storage_options)
 
 
 def parse_codec(codec: str) -> Codec:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import pathlib
+from collections.abc import Mapping
 from typing import Any, Literal, overload
 
 import xarray as xr
 from dask.delayed import Delayed
 
-from .commit import LocalTarget
+from .commit import target_for
 from .encode import TileSpec
 from .geotags import geotiff_tags
 from .graph import compute_write, write_graph
@@ -19,10 +20,12 @@ from .options import (
     WriteOptions,
     check_codec_fits,
     check_predictor_fits,
+    check_progress,
     check_resampling_fits,
     check_skip_empty,
     parse_options,
     parse_path,
+    parse_storage_options,
     warn_misaligned_overviews,
 )
 from .overviews import auto_factors, merged_factors
@@ -38,8 +41,9 @@ def to_vrt(
     num_workers: int | None = ..., chunks: Chunks | None = ..., blocksize: int = ...,
     nodata: float | None = ..., crs: Any = ..., mode: str = ..., skip_empty: bool = ...,
     overviews: Overviews | None = ..., resampling: str = ...,
+    storage_options: Mapping[str, Any] | None = ..., progress: bool = ...,
     compute: Literal[True] = ...,
-) -> pathlib.Path: ...
+) -> pathlib.Path | str: ...
 
 
 @overload
@@ -49,6 +53,7 @@ def to_vrt(
     num_workers: int | None = ..., chunks: Chunks | None = ..., blocksize: int = ...,
     nodata: float | None = ..., crs: Any = ..., mode: str = ..., skip_empty: bool = ...,
     overviews: Overviews | None = ..., resampling: str = ...,
+    storage_options: Mapping[str, Any] | None = ..., progress: bool = ...,
     compute: Literal[False],
 ) -> Delayed: ...
 
@@ -60,8 +65,9 @@ def to_vrt(
     num_workers: int | None = ..., chunks: Chunks | None = ..., blocksize: int = ...,
     nodata: float | None = ..., crs: Any = ..., mode: str = ..., skip_empty: bool = ...,
     overviews: Overviews | None = ..., resampling: str = ...,
+    storage_options: Mapping[str, Any] | None = ..., progress: bool = ...,
     compute: bool = ...,
-) -> pathlib.Path | Delayed: ...
+) -> pathlib.Path | str | Delayed: ...
 
 
 def to_vrt(
@@ -81,10 +87,14 @@ def to_vrt(
     skip_empty: bool = False,
     overviews: Overviews | None = None,
     resampling: str = "nearest",
+    storage_options: Mapping[str, Any] | None = None,
+    progress: bool = False,
     compute: bool = True,
-) -> pathlib.Path | Delayed:
+) -> pathlib.Path | str | Delayed:
     """Write ``obj`` as one GeoTIFF per chunk plus a VRT mosaic; see ``.tiles.to_vrt``."""
-    vrt_path = parse_path(path)
+    vrt_path = parse_path(path, storage_options)
+    store_options = parse_storage_options(storage_options)
+    check_progress(progress, compute)
     options = parse_options(
         codec=codec, level=level, predictor=predictor, chunks=chunks, blocksize=blocksize,
         nodata=nodata, crs=crs, mode=mode, skip_empty=skip_empty, overviews=overviews,
@@ -95,7 +105,7 @@ def to_vrt(
     factors = _overview_factors(raster, options)
     specs = [_tile_spec(group, raster, options, factors) for group in raster.groups]
     warn_misaligned_overviews(factors, raster.y_chunks, raster.x_chunks)
-    target = LocalTarget(vrt_path)
+    target = target_for(vrt_path, store_options)
     target.check_mode(options.mode)
     plan = TilePlan(
         y_chunks=raster.y_chunks,
@@ -114,7 +124,7 @@ def to_vrt(
     delayed = write_graph(raster, plan, specs, target, options.mode, prepared=compute)
     if not compute:
         return delayed
-    return compute_write(delayed, target, scheduler, num_workers, plan)
+    return compute_write(delayed, target, scheduler, num_workers, plan, progress=progress)
 
 
 def _overview_factors(raster: Raster, options: WriteOptions) -> tuple[int, ...]:

@@ -1,0 +1,271 @@
+"""Writes to fsspec URLs: a real S3 API (moto's standalone server, on loopback) read back
+through GDAL's /vsis3/, from threads and from the workers of a distributed cluster; and
+memory:// for the contract on stores without renames."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+import xml.etree.ElementTree as ET
+
+import fsspec
+import numpy as np
+import pytest
+import rasterio
+
+import xr_tiles
+from conftest import expected_bands, make_raster, read_with_gdal
+
+CREDENTIALS = {"key": "testing", "secret": "testing"}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint():
+    """moto's S3 server in its own process (GDAL, reading in this one, holds the GIL)."""
+    pytest.importorskip("s3fs")
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+        except OSError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                server.kill()
+                raise RuntimeError("moto's S3 server did not start") from None
+            time.sleep(0.1)
+    yield endpoint
+    server.terminate()
+    server.wait(timeout=10)
+
+
+@pytest.fixture
+def bucket(s3_endpoint, gdal_s3_settings):
+    """A fresh bucket; its storage_options; and the filesystem, as a test would see it.
+    GDAL is set up to read it."""
+    options = {"endpoint_url": s3_endpoint, **CREDENTIALS}
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    fs = fsspec.filesystem("s3", **options, skip_instance_cache=True)
+    fs.mkdir(name)
+    return name, options, fs
+
+
+@pytest.fixture
+def gdal_s3_settings(monkeypatch, s3_endpoint):
+    """What GDAL's /vsis3/ needs for the loopback server, in the environment (rasterio
+    leaves AWS credentials to it)."""
+    settings = {
+        "AWS_S3_ENDPOINT": s3_endpoint.removeprefix("http://"), "AWS_HTTPS": "NO",
+        "AWS_VIRTUAL_HOSTING": "FALSE", "AWS_ACCESS_KEY_ID": CREDENTIALS["key"],
+        "AWS_SECRET_ACCESS_KEY": CREDENTIALS["secret"], "AWS_REGION": "us-east-1",
+    }
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+
+
+def read_s3(url: str):
+    return read_with_gdal(xr_tiles.gdal_path(url))
+
+
+def tile_prefixes(fs, bucket_name: str) -> list[str]:
+    return sorted(fs.ls(f"{bucket_name}/dem/dem_tiles", detail=False, refresh=True))
+
+
+# --------------------------------------------------------------------------- S3
+
+
+def test_an_s3_write_reads_back_through_gdal_vsis3(bucket):
+    name, options, fs = bucket
+    array = make_raster((3, 96, 128), "uint16", chunks={"band": -1, "y": 32, "x": 64}, nodata=0)
+    url = f"s3://{name}/dem/dem.vrt"
+    assert array.tiles.to_vrt(url, storage_options=options, overviews=[2, 4]) == url
+    back = read_s3(url)
+    np.testing.assert_array_equal(back.values, expected_bands(array), strict=True)
+    assert back.transform == array.rio.transform()
+    assert back.crs == array.rio.crs
+    assert back.nodatavals == (0.0, 0.0, 0.0)
+    with rasterio.open(xr_tiles.gdal_path(url)) as dataset:
+        assert dataset.overviews(1) == [2, 4]
+    # Sources are relative: the VRT names its tiles under its own write's prefix.
+    (prefix,) = tile_prefixes(fs, name)
+    sources = {e.text for e in ET.fromstring(fs.cat(f"{name}/dem/dem.vrt")).iter("SourceFilename")}
+    write_id = prefix.rsplit("/", 1)[1]
+    assert all(source.startswith(f"dem_tiles/{write_id}/") for source in sources)
+
+
+def test_a_distributed_write_uploads_from_the_workers(bucket, capsys):
+    """Each tile is computed, encoded and put by one worker task; no block moves between
+    workers, and the client receives the VRT's URL only. progress=True shows
+    distributed's progress bar."""
+    distributed = pytest.importorskip("distributed")
+    name, options, _ = bucket
+    array = make_raster((128, 192), "float32", chunks=64, seed=3)
+    url = f"s3://{name}/dem/dem.vrt"
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
+        silence_logs=logging.ERROR,
+    ) as cluster, distributed.Client(cluster) as client:
+        with distributed.get_task_stream(client) as stream:
+            result = array.tiles.to_vrt(
+                url, storage_options=options, overviews=[2], progress=True
+            )
+        worker_addresses = set(client.scheduler_info()["workers"])
+    assert result == url
+    assert "100% Completed" in capsys.readouterr().out
+    tiles = [task for task in stream.data if "-tile'" in str(task["key"])]
+    assert len(tiles) == 6
+    assert {task["worker"] for task in tiles} <= worker_addresses
+    assert all(s["action"] == "compute" for task in tiles for s in task["startstops"])
+    back = read_s3(url)
+    np.testing.assert_array_equal(back.values, expected_bands(array), strict=True)
+
+
+def test_replacing_deletes_the_old_write_s_tiles_only_after_the_new_vrt(bucket):
+    name, options, fs = bucket
+    url = f"s3://{name}/dem/dem.vrt"
+    first = make_raster((64, 64), "int16", chunks=32, seed=1)
+    second = make_raster((64, 96), "int16", chunks=32, seed=2)
+    first.tiles.to_vrt(url, storage_options=options)
+    (old,) = tile_prefixes(fs, name)
+    with pytest.raises(xr_tiles.OutputExistsError, match="mode='w'"):
+        second.tiles.to_vrt(url, storage_options=options)
+    assert tile_prefixes(fs, name) == [old]  # refused before anything was written
+    second.tiles.to_vrt(url, storage_options=options, mode="w")
+    (new,) = tile_prefixes(fs, name)
+    assert new != old
+    np.testing.assert_array_equal(read_s3(url).values, expected_bands(second))
+
+
+def test_a_failed_write_leaves_the_old_output_and_deletes_its_tiles(bucket):
+    name, options, fs = bucket
+    url = f"s3://{name}/dem/dem.vrt"
+    good = make_raster((64, 64), "int16", chunks=32, seed=1)
+    good.tiles.to_vrt(url, storage_options=options)
+    before = {path: fs.cat(path) for path in fs.find(f"{name}/dem")}
+
+    def fail_on_last_block(block, block_info=None):
+        if block_info[0]["chunk-location"] == (1, 1):
+            raise RuntimeError("boom")
+        return block
+
+    bad = good.copy(data=good.data.map_blocks(fail_on_last_block, dtype=good.dtype))
+    with pytest.raises(RuntimeError, match="boom"):
+        bad.tiles.to_vrt(url, storage_options=options, mode="w", scheduler="synchronous")
+    fs.invalidate_cache()
+    assert {path: fs.cat(path) for path in fs.find(f"{name}/dem")} == before
+    np.testing.assert_array_equal(read_s3(url).values, expected_bands(good))
+
+
+def test_debris_of_a_killed_write_is_deleted_by_the_next(bucket):
+    name, options, fs = bucket
+    url = f"s3://{name}/dem/dem.vrt"
+    fs.pipe_file(f"{name}/dem/dem_tiles/0123456789ab/r0_c0.tif", b"left by a killed write")
+    fs.pipe_file(f"{name}/dem/dem_tiles/not-a-write/keep.txt", b"not ours")
+    make_raster((32, 32), chunks=32).tiles.to_vrt(url, storage_options=options)
+    names = [path.rsplit("/", 1)[1] for path in tile_prefixes(fs, name)]
+    assert "0123456789ab" not in names
+    assert "not-a-write" in names
+    assert len(names) == 2
+
+
+# --------------------------------------------------------------------------- memory://
+
+
+def test_a_memory_write_is_the_local_write_s_output(tmp_path):
+    """memory:// (no renames, like an object store) gives the same tiles and an
+    equivalent VRT: copied to disk, GDAL reads it back bit for bit."""
+    array = make_raster((2, 64, 80), "float32", chunks=(32, 40), nodata=-9999.0)
+    root = f"memory://{uuid.uuid4().hex}"
+    url = array.tiles.to_vrt(f"{root}/dem.vrt", overviews=[2], resampling="average")
+    fs = fsspec.filesystem("memory")
+    fs.get(f"{root}/", str(tmp_path) + "/", recursive=True)
+    back = read_with_gdal(tmp_path / "dem.vrt")
+    np.testing.assert_array_equal(back.values, expected_bands(array), strict=True)
+    with rasterio.open(tmp_path / "dem.vrt") as dataset:
+        assert dataset.overviews(1) == [2]
+    assert url == f"{root}/dem.vrt"
+    fs.rm(root, recursive=True)
+
+
+def test_a_lazy_memory_write_writes_nothing_until_computed():
+    array = make_raster((32, 32), chunks=16)
+    root = f"memory://{uuid.uuid4().hex}"
+    delayed = array.tiles.to_vrt(f"{root}/dem.vrt", compute=False)
+    fs = fsspec.filesystem("memory")
+    assert not fs.exists(root)
+    assert delayed.compute() == f"{root}/dem.vrt"
+    assert fs.exists(f"{root}/dem.vrt")
+    fs.rm(root, recursive=True)
+
+
+# --------------------------------------------------------------------------- options
+
+
+@pytest.mark.parametrize(
+    ("path", "options", "match"),
+    [
+        pytest.param("out.vrt", {"anon": True}, "storage_options are for fsspec URLs", id="local"),
+        pytest.param("nosuch://b/out.vrt", None, "fsspec cannot open nosuch://", id="protocol"),
+        pytest.param("memory://b/out.tif", None, r"must end in '\.vrt'", id="suffix"),
+        pytest.param("memory://b/out.vrt", ["anon"], "storage_options must be a dict", id="list"),
+    ],
+)
+def test_bad_urls_and_options_are_refused_before_any_io(path, options, match, tmp_path):
+    os.chdir(tmp_path)
+    with pytest.raises(xr_tiles.InvalidOptionError, match=match):
+        make_raster().tiles.to_vrt(path, storage_options=options)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("s3://bucket/dem/dem.vrt", "/vsis3/bucket/dem/dem.vrt"),
+        ("gs://bucket/dem.vrt", "/vsigs/bucket/dem.vrt"),
+        ("gcs://bucket/dem.vrt", "/vsigs/bucket/dem.vrt"),
+        ("az://container/a/dem.vrt", "/vsiaz/container/a/dem.vrt"),
+        ("abfs://container@account.dfs.core.windows.net/a/dem.vrt", "/vsiaz/container/a/dem.vrt"),
+        ("https://host/a/dem.vrt", "/vsicurl/https://host/a/dem.vrt"),
+        ("file:///data/dem.vrt", "/data/dem.vrt"),
+        ("/data/dem.vrt", "/data/dem.vrt"),
+    ],
+)
+def test_gdal_path_names_each_store_by_gdal_s_virtual_file_system(url, expected):
+    assert xr_tiles.gdal_path(url) == expected
+
+
+def test_gdal_path_refuses_a_store_gdal_cannot_read():
+    with pytest.raises(ValueError, match="no virtual file system for memory://"):
+        xr_tiles.gdal_path("memory://b/dem.vrt")
+
+
+# --------------------------------------------------------------------------- progress
+
+
+def test_progress_is_silent_unless_asked(capsys, tmp_path):
+    array = make_raster((64, 64), chunks=32)
+    array.tiles.to_vrt(tmp_path / "quiet.vrt")
+    assert capsys.readouterr().out == ""
+    array.tiles.to_vrt(tmp_path / "loud.vrt", progress=True)
+    assert "100% Completed" in capsys.readouterr().out
+
+
+def test_progress_needs_a_write_to_show():
+    with pytest.raises(xr_tiles.InvalidOptionError, match="ProgressBar"):
+        make_raster().tiles.to_vrt("x.vrt", progress=True, compute=False)
