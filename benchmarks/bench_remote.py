@@ -1,0 +1,182 @@
+"""Object store and cluster benchmark: one write to local disk and to an S3 API on
+loopback, from dask's threads and from a 2-worker distributed cluster.
+
+Run from the repository root with the project's venv (needs s3fs, moto[server] and
+distributed: ``pip install -e ".[test]"``)::
+
+    .venv/bin/python benchmarks/bench_remote.py            # 8192 x 8192, 5 rounds
+    .venv/bin/python benchmarks/bench_remote.py --quick    # 2048 x 2048, 2 rounds
+
+The raster is terrain-like float32 generated block by block inside the graph (as a
+pipeline's result would be: its pixels are born where the block is computed), in 512 x
+512 chunks, written with zstd (level 3, predictor 3). Targets: a local folder, and moto's
+standalone S3 server in its own process on 127.0.0.1 (in memory; each write replaces the
+previous one with ``mode="w"``, which deletes its tiles). Schedulers: dask's threads
+(2 cores), and a ``LocalCluster`` of 2 worker processes with 1 thread each (started once,
+untimed). After an untimed warm-up of each, the four writes alternate, rotated each round;
+medians and ratios to local disk with threads go to ``benchmarks/remote.md``.
+
+Bytes from the workers to the client: distributed's own account of the results workers
+served (each worker's ``transfer_outgoing_log``), split into those sent to other workers
+(the tile records the final task gathers) and to anyone else (the client, through the
+scheduler): what crossed to the client is the VRT's URL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import dask.array as dsa
+import numpy as np
+import xarray as xr
+
+import xr_tiles  # noqa: F401 - registers the .tiles accessor
+
+CHUNK = 512
+CREDENTIALS = {"key": "bench", "secret": "bench"}
+
+
+def terrain_block(block: np.ndarray, block_info: dict | None = None) -> np.ndarray:
+    """Smooth relief plus centimetre noise for one block, from its position alone."""
+    assert block_info is not None
+    (top, bottom), (left, right) = block_info[None]["array-location"]
+    side = block_info[None]["shape"][0]
+    y = (np.arange(top, bottom) / side)[:, np.newaxis]
+    x = (np.arange(left, right) / side)[np.newaxis, :]
+    tau = 2 * np.pi
+    relief = np.sin(tau * 3 * y) * np.cos(tau * 2 * x) + 0.8 * y - 0.4 * x
+    noise = np.random.default_rng(top * side + left).normal(0.0, 0.01, relief.shape)
+    return (relief * 1500.0 + 800.0 + noise).astype(np.float32)
+
+
+def terrain(side: int) -> xr.DataArray:
+    template = dsa.empty((side, side), chunks=CHUNK, dtype=np.float32)
+    values = template.map_blocks(terrain_block, dtype=np.float32)
+    coords = {"y": side - 0.5 - np.arange(side), "x": 0.5 + np.arange(side)}
+    return xr.DataArray(values, dims=("y", "x"), coords=coords).rio.write_crs(32633)
+
+
+def start_s3() -> tuple[subprocess.Popen, str]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    for _ in range(300):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    return server, f"http://127.0.0.1:{port}"
+
+
+def served_bytes(client) -> tuple[int, int]:
+    """Bytes of results the workers served so far: to other workers, and to anyone else."""
+
+    def log(dask_worker) -> list[tuple[str, int]]:
+        return [(entry["who"], entry["total"]) for entry in dask_worker.transfer_outgoing_log]
+
+    workers = set(client.scheduler_info()["workers"])
+    entries = [entry for logs in client.run(log).values() for entry in logs]
+    to_workers = sum(total for who, total in entries if who in workers)
+    return to_workers, sum(total for who, total in entries if who not in workers)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="2048 x 2048, 2 rounds")
+    parser.add_argument("--out", type=Path, default=Path(__file__).with_name("remote.md"))
+    args = parser.parse_args()
+    side, rounds = (2048, 2) if args.quick else (8192, 5)
+
+    from distributed import Client, LocalCluster
+    import fsspec
+
+    array = terrain(side)
+    server, endpoint = start_s3()
+    options = {"endpoint_url": endpoint, **CREDENTIALS}
+    fsspec.filesystem("s3", **options).mkdir("bench")
+    base = Path(tempfile.mkdtemp(prefix="xr-tiles-remote-"))
+    targets = {"local disk": str(base / "dem.vrt"), "S3 on loopback": "s3://bench/dem/dem.vrt"}
+    cluster = LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
+        silence_logs=logging.ERROR,
+    )
+    client = Client(cluster, set_as_default=False)
+    runs = [(target, scheduler) for target in targets for scheduler in ("threads", "cluster")]
+    times: dict[tuple[str, str], list[float]] = {run: [] for run in runs}
+    traffic: dict[str, tuple[int, int]] = {}
+    try:
+        def write(target: str, scheduler: str) -> float:
+            url = targets[target]
+            store = options if url.startswith("s3://") else None
+            start = time.perf_counter()
+            array.tiles.to_vrt(
+                url, storage_options=store, mode="w",
+                scheduler=client if scheduler == "cluster" else "threads",
+            )
+            return time.perf_counter() - start
+
+        for run in runs:
+            write(*run)  # warm-up: imports, connections, the workers' first tasks
+        for round_ in range(rounds):
+            order = runs[round_ % len(runs):] + runs[: round_ % len(runs)]
+            for target, scheduler in order:
+                before = served_bytes(client) if scheduler == "cluster" else (0, 0)
+                times[target, scheduler].append(write(target, scheduler))
+                if scheduler == "cluster":
+                    after = served_bytes(client)
+                    traffic[target] = (after[0] - before[0], after[1] - before[1])
+    finally:
+        client.close()
+        cluster.close()
+        server.terminate()
+        shutil.rmtree(base, ignore_errors=True)
+    report(args, side, rounds, times, traffic)
+
+
+def report(args, side, rounds, times, traffic) -> None:
+    median = {run: statistics.median(values) for run, values in times.items()}
+    reference = median["local disk", "threads"]
+    pixels_mib = side * side * 4 / 2**20
+    rows = [
+        f"| {target} | {scheduler} | {median[target, scheduler]:.2f} | "
+        f"{median[target, scheduler] / reference:.2f} | "
+        + (f"{traffic[target][0] / 1024:.1f} KiB | {traffic[target][1]} B |"
+           if scheduler == "cluster" else "| |")
+        for target, scheduler in times
+    ]
+    command = " ".join(["benchmarks/bench_remote.py", *sys.argv[1:]])
+    text = "\n".join([
+        "# xr_tiles object store and cluster benchmark",
+        "",
+        (f"`{command}`, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores; the script's "
+         f"docstring says what is measured. {side} x {side} float32 terrain generated in the "
+         f"graph ({pixels_mib:.0f} MiB of pixels), {CHUNK}-chunks, zstd 3 + predictor 3; "
+         f"median of {rounds} rounds."),
+        "",
+        "| target | scheduler | median s | ratio to local disk, threads | results workers "
+        "served to workers | results workers served to the client |",
+        "|:---|:---|---:|---:|---:|---:|",
+        *rows,
+        "",
+    ])
+    args.out.write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
