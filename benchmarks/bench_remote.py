@@ -16,6 +16,12 @@ previous one with ``mode="w"``, which deletes its tiles). Schedulers: dask's thr
 untimed). After an untimed warm-up of each, the four writes alternate, rotated each round;
 medians and ratios to local disk with threads go to ``benchmarks/remote.md``.
 
+distributed starts its workers with ``MALLOC_TRIM_THRESHOLD_=65536`` (its config
+``distributed.nanny.pre-spawn-environ``), which also fixes glibc's threshold for serving
+allocations by ``mmap`` at 128 KiB: every buffer of a tile then costs fresh, zeroed pages.
+A third scheduler, "cluster, malloc tuned", is the same cluster with that threshold at
+256 MiB and the ``mmap`` one at 64 MiB, to show what this costs.
+
 Bytes from the workers to the client: distributed's own account of the results workers
 served (each worker's ``transfer_outgoing_log``), split into those sent to other workers
 (the tile records the final task gathers) and to anyone else (the client, through the
@@ -83,6 +89,22 @@ def start_s3() -> tuple[subprocess.Popen, str]:
     return server, f"http://127.0.0.1:{port}"
 
 
+CLUSTERS = {"cluster": False, "cluster, malloc tuned": True}
+
+
+def start_cluster(tuned: bool):
+    import dask
+    from distributed import Client, LocalCluster
+
+    environ = {"MALLOC_TRIM_THRESHOLD_": 2**28, "MALLOC_MMAP_THRESHOLD_": 2**26} if tuned else {}
+    with dask.config.set({f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in environ.items()}):
+        cluster = LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
+            silence_logs=logging.ERROR,
+        )
+    return Client(cluster, set_as_default=False)
+
+
 def served_bytes(client) -> tuple[int, int]:
     """Bytes of results the workers served so far: to other workers, and to anyone else."""
 
@@ -102,7 +124,6 @@ def main() -> None:
     args = parser.parse_args()
     side, rounds = (2048, 2) if args.quick else (8192, 5)
 
-    from distributed import Client, LocalCluster
     import fsspec
 
     array = terrain(side)
@@ -111,14 +132,11 @@ def main() -> None:
     fsspec.filesystem("s3", **options).mkdir("bench")
     base = Path(tempfile.mkdtemp(prefix="xr-tiles-remote-"))
     targets = {"local disk": str(base / "dem.vrt"), "S3 on loopback": "s3://bench/dem/dem.vrt"}
-    cluster = LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
-        silence_logs=logging.ERROR,
-    )
-    client = Client(cluster, set_as_default=False)
-    runs = [(target, scheduler) for target in targets for scheduler in ("threads", "cluster")]
+    clients = {name: start_cluster(tuned) for name, tuned in CLUSTERS.items()}
+    schedulers = ["threads", *CLUSTERS]
+    runs = [(target, scheduler) for target in targets for scheduler in schedulers]
     times: dict[tuple[str, str], list[float]] = {run: [] for run in runs}
-    traffic: dict[str, tuple[int, int]] = {}
+    traffic: dict[tuple[str, str], tuple[int, int]] = {}
     try:
         def write(target: str, scheduler: str) -> float:
             url = targets[target]
@@ -126,7 +144,7 @@ def main() -> None:
             start = time.perf_counter()
             array.tiles.to_vrt(
                 url, storage_options=store, mode="w",
-                scheduler=client if scheduler == "cluster" else "threads",
+                scheduler=clients[scheduler] if scheduler in clients else "threads",
             )
             return time.perf_counter() - start
 
@@ -135,14 +153,17 @@ def main() -> None:
         for round_ in range(rounds):
             order = runs[round_ % len(runs):] + runs[: round_ % len(runs)]
             for target, scheduler in order:
-                before = served_bytes(client) if scheduler == "cluster" else (0, 0)
+                client = clients.get(scheduler)
+                before = served_bytes(client) if client else (0, 0)
                 times[target, scheduler].append(write(target, scheduler))
-                if scheduler == "cluster":
+                if client:
                     after = served_bytes(client)
-                    traffic[target] = (after[0] - before[0], after[1] - before[1])
+                    traffic[target, scheduler] = (after[0] - before[0], after[1] - before[1])
     finally:
-        client.close()
-        cluster.close()
+        for client in clients.values():
+            cluster = client.cluster
+            client.close()
+            cluster.close()
         server.terminate()
         shutil.rmtree(base, ignore_errors=True)
     report(args, side, rounds, times, traffic)
@@ -155,8 +176,8 @@ def report(args, side, rounds, times, traffic) -> None:
     rows = [
         f"| {target} | {scheduler} | {median[target, scheduler]:.2f} | "
         f"{median[target, scheduler] / reference:.2f} | "
-        + (f"{traffic[target][0] / 1024:.1f} KiB | {traffic[target][1]} B |"
-           if scheduler == "cluster" else "| |")
+        + (f"{traffic[target, scheduler][0] / 1024:.1f} KiB | {traffic[target, scheduler][1]} B |"
+           if (target, scheduler) in traffic else "| |")
         for target, scheduler in times
     ]
     command = " ".join(["benchmarks/bench_remote.py", *sys.argv[1:]])

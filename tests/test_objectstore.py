@@ -269,3 +269,9 @@ def test_progress_is_silent_unless_asked(capsys, tmp_path):
 def test_progress_needs_a_write_to_show():
     with pytest.raises(xr_tiles.InvalidOptionError, match="ProgressBar"):
         make_raster().tiles.to_vrt("x.vrt", progress=True, compute=False)
+
+
+def test_a_file_url_is_a_local_write(tmp_path):
+    path = make_raster((32, 32), chunks=16).tiles.to_vrt(f"file://{tmp_path}/dem.vrt")
+    assert path == tmp_path / "dem.vrt"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dem.vrt", "dem_tiles"]
