@@ -144,7 +144,7 @@ def main() -> None:
             start = time.perf_counter()
             array.tiles.to_vrt(
                 url, storage_options=store, mode="w",
-                scheduler=clients[scheduler] if scheduler in clients else "threads",
+                scheduler=clients.get(scheduler, "threads"),
             )
             return time.perf_counter() - start
 
@@ -189,8 +189,8 @@ def report(args, side, rounds, times, traffic) -> None:
          f"graph ({pixels_mib:.0f} MiB of pixels), {CHUNK}-chunks, zstd 3 + predictor 3; "
          f"median of {rounds} rounds."),
         "",
-        "| target | scheduler | median s | ratio to local disk, threads | results workers "
-        "served to workers | results workers served to the client |",
+        ("| target | scheduler | median s | ratio to local disk, threads | results workers "
+        "served to workers | results workers served to the client |"),
         "|:---|:---|---:|---:|---:|---:|",
         *rows,
         "",
