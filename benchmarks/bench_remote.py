@@ -12,9 +12,11 @@ pipeline's result would be: its pixels are born where the block is computed), in
 512 chunks, written with zstd (level 3, predictor 3). Targets: a local folder, and moto's
 standalone S3 server in its own process on 127.0.0.1 (in memory; each write replaces the
 previous one with ``mode="w"``, which deletes its tiles). Schedulers: dask's threads
-(2 cores), and a ``LocalCluster`` of 2 worker processes with 1 thread each (started once,
-untimed). After an untimed warm-up of each, the four writes alternate, rotated each round;
-medians and ratios to local disk with threads go to ``benchmarks/remote.md``.
+(2 cores), and a ``LocalCluster`` of 2 worker processes with 1 thread each (started
+untimed; one cluster at a time, so that an idle one takes no share of the cores). With each
+cluster, after an untimed warm-up, the writes with threads and with the cluster to both
+targets alternate, rotated each round (threads are timed beside both clusters); medians
+and ratios to local disk with threads go to ``benchmarks/remote.md``.
 
 distributed starts its workers with ``MALLOC_TRIM_THRESHOLD_=65536`` (its config
 ``distributed.nanny.pre-spawn-environ``), which also fixes glibc's threshold for serving
@@ -41,6 +43,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import dask.array as dsa
 import numpy as np
@@ -132,38 +135,40 @@ def main() -> None:
     fsspec.filesystem("s3", **options).mkdir("bench")
     base = Path(tempfile.mkdtemp(prefix="xr-tiles-remote-"))
     targets = {"local disk": str(base / "dem.vrt"), "S3 on loopback": "s3://bench/dem/dem.vrt"}
-    clients = {name: start_cluster(tuned) for name, tuned in CLUSTERS.items()}
-    schedulers = ["threads", *CLUSTERS]
-    runs = [(target, scheduler) for target in targets for scheduler in schedulers]
+    runs = [(t, s) for t in targets for s in ("threads", *CLUSTERS)]
     times: dict[tuple[str, str], list[float]] = {run: [] for run in runs}
     traffic: dict[tuple[str, str], tuple[int, int]] = {}
-    try:
-        def write(target: str, scheduler: str) -> float:
-            url = targets[target]
-            store = options if url.startswith("s3://") else None
-            start = time.perf_counter()
-            array.tiles.to_vrt(
-                url, storage_options=store, mode="w",
-                scheduler=clients.get(scheduler, "threads"),
-            )
-            return time.perf_counter() - start
 
-        for run in runs:
-            write(*run)  # warm-up: imports, connections, the workers' first tasks
-        for round_ in range(rounds):
-            order = runs[round_ % len(runs):] + runs[: round_ % len(runs)]
-            for target, scheduler in order:
-                client = clients.get(scheduler)
-                before = served_bytes(client) if client else (0, 0)
-                times[target, scheduler].append(write(target, scheduler))
-                if client:
-                    after = served_bytes(client)
-                    traffic[target, scheduler] = (after[0] - before[0], after[1] - before[1])
+    def write(target: str, scheduler: Any) -> float:
+        url = targets[target]
+        store = options if url.startswith("s3://") else None
+        start = time.perf_counter()
+        array.tiles.to_vrt(url, storage_options=store, mode="w", scheduler=scheduler)
+        return time.perf_counter() - start
+
+    try:
+        # One cluster at a time, each with threads beside it: an idle cluster's scheduler
+        # and workers would take a share of the 2 cores from the others.
+        for name, tuned in CLUSTERS.items():
+            client = start_cluster(tuned)
+            try:
+                phase = [(t, s) for t in targets for s in ("threads", name)]
+                for target, scheduler in phase:  # warm-up: imports, connections
+                    write(target, client if scheduler == name else "threads")
+                for round_ in range(rounds):
+                    for target, scheduler in phase[round_ % 4:] + phase[: round_ % 4]:
+                        if scheduler == "threads":
+                            times[target, scheduler].append(write(target, "threads"))
+                            continue
+                        before = served_bytes(client)
+                        times[target, scheduler].append(write(target, client))
+                        after = served_bytes(client)
+                        traffic[target, scheduler] = (after[0] - before[0], after[1] - before[1])
+            finally:
+                cluster = client.cluster
+                client.close()
+                cluster.close()
     finally:
-        for client in clients.values():
-            cluster = client.cluster
-            client.close()
-            cluster.close()
         server.terminate()
         shutil.rmtree(base, ignore_errors=True)
     report(args, side, rounds, times, traffic)
