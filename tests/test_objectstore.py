@@ -5,21 +5,23 @@ memory:// for the contract on stores without renames."""
 from __future__ import annotations
 
 import logging
-import os
 import socket
 import subprocess
 import sys
 import time
 import uuid
 import xml.etree.ElementTree as ET
+from typing import ClassVar
 
 import fsspec
+import fsspec.implementations.memory
 import numpy as np
 import pytest
 import rasterio
 
 import xr_tiles
 from conftest import expected_bands, make_raster, read_with_gdal
+from xr_tiles.objectstore import StoreTarget
 
 CREDENTIALS = {"key": "testing", "secret": "testing"}
 
@@ -168,7 +170,12 @@ def test_a_failed_write_leaves_the_old_output_and_deletes_its_tiles(bucket):
     with pytest.raises(RuntimeError, match="boom"):
         bad.tiles.to_vrt(url, storage_options=options, mode="w", scheduler="synchronous")
     fs.invalidate_cache()
-    assert {path: fs.cat(path) for path in fs.find(f"{name}/dem")} == before
+    after = {path: fs.cat(path) for path in fs.find(f"{name}/dem")}
+    # Only the failed write's abort marker is left (empty), for the next write to delete.
+    (marker,) = set(after) - set(before)
+    assert marker.endswith(".aborted")
+    assert after[marker] == b""
+    assert {path: data for path, data in after.items() if path != marker} == before
     np.testing.assert_array_equal(read_s3(url).values, expected_bands(good))
 
 
@@ -176,10 +183,14 @@ def test_debris_of_a_killed_write_is_deleted_by_the_next(bucket):
     name, options, fs = bucket
     url = f"s3://{name}/dem/dem.vrt"
     fs.pipe_file(f"{name}/dem/dem_tiles/0123456789ab/r0_c0.tif", b"left by a killed write")
+    fs.pipe_file(f"{name}/dem/dem_tiles/fedcba987654.aborted", b"")
     fs.pipe_file(f"{name}/dem/dem_tiles/not-a-write/keep.txt", b"not ours")
-    make_raster((32, 32), chunks=32).tiles.to_vrt(url, storage_options=options)
+    with pytest.raises(xr_tiles.OutputExistsError, match="dem_tiles already exists"):
+        make_raster((32, 32), chunks=32).tiles.to_vrt(url, storage_options=options)
+    make_raster((32, 32), chunks=32).tiles.to_vrt(url, storage_options=options, mode="w")
     names = [path.rsplit("/", 1)[1] for path in tile_prefixes(fs, name)]
     assert "0123456789ab" not in names
+    assert "fedcba987654.aborted" not in names
     assert "not-a-write" in names
     assert len(names) == 2
 
@@ -187,9 +198,9 @@ def test_debris_of_a_killed_write_is_deleted_by_the_next(bucket):
 # --------------------------------------------------------------------------- memory://
 
 
-def test_a_memory_write_is_the_local_write_s_output(tmp_path):
-    """memory:// (no renames, like an object store) gives the same tiles and an
-    equivalent VRT: copied to disk, GDAL reads it back bit for bit."""
+def test_a_memory_write_reads_back_through_gdal(tmp_path):
+    """memory:// (no renames, like an object store): copied to disk, the output reads
+    back bit for bit through GDAL, overviews and all."""
     array = make_raster((2, 64, 80), "float32", chunks=(32, 40), nodata=-9999.0)
     root = f"memory://{uuid.uuid4().hex}"
     url = array.tiles.to_vrt(f"{root}/dem.vrt", overviews=[2], resampling="average")
@@ -224,10 +235,17 @@ def test_a_lazy_memory_write_writes_nothing_until_computed():
         pytest.param("nosuch://b/out.vrt", None, "fsspec cannot open nosuch://", id="protocol"),
         pytest.param("memory://b/out.tif", None, r"must end in '\.vrt'", id="suffix"),
         pytest.param("memory://b/out.vrt", ["anon"], "storage_options must be a dict", id="list"),
+        pytest.param("memory://b//out.vrt", None, "without '\\*'.*empty", id="empty-segment"),
+        pytest.param("memory://b/../out.vrt", None, "'\\.\\.' segments", id="dot-dot"),
+        pytest.param("memory://b/out[1].vrt", None, "without '\\*', '\\?', '\\['", id="glob"),
+        pytest.param("memory://b/out.VRT", None, "in lower case", id="upper-case"),
+        pytest.param("memory://b/.vrt", None, "must end in", id="no-stem"),
     ],
 )
-def test_bad_urls_and_options_are_refused_before_any_io(path, options, match, tmp_path):
-    os.chdir(tmp_path)
+def test_bad_urls_and_options_are_refused_before_any_io(
+    path, options, match, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
     with pytest.raises(xr_tiles.InvalidOptionError, match=match):
         make_raster().tiles.to_vrt(path, storage_options=options)
     assert list(tmp_path.iterdir()) == []
@@ -275,3 +293,108 @@ def test_a_file_url_is_a_local_write(tmp_path):
     path = make_raster((32, 32), chunks=16).tiles.to_vrt(f"file://{tmp_path}/dem.vrt")
     assert path == tmp_path / "dem.vrt"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dem.vrt", "dem_tiles"]
+
+
+# --------------------------------------------------------------------------- the protocol
+
+
+class LoggedMemoryFileSystem(fsspec.implementations.memory.MemoryFileSystem):
+    """memory://, recording every PUT and delete in order; deletes of ``refused`` paths
+    fail, as a bucket policy without delete rights would make them."""
+
+    protocol = "loggedmemory"
+    log: ClassVar[list[tuple[str, str]]] = []
+    refused: ClassVar[set[str]] = set()
+
+    @classmethod
+    def _strip_protocol(cls, path):
+        return super()._strip_protocol(str(path).replace("loggedmemory://", "memory://", 1))
+
+    def pipe_file(self, path, value, **kwargs):
+        self.log.append(("put", self._strip_protocol(path)))
+        return super().pipe_file(path, value, **kwargs)
+
+    def rm(self, path, recursive=False, maxdepth=None):
+        path = self._strip_protocol(path)
+        if any(path.startswith(refused) for refused in self.refused):
+            raise PermissionError(path)
+        self.log.append(("rm", path))
+        return super().rm(path, recursive=recursive, maxdepth=maxdepth)
+
+
+@pytest.fixture
+def logged_store():
+    fsspec.register_implementation("loggedmemory", LoggedMemoryFileSystem, clobber=True)
+    LoggedMemoryFileSystem.log.clear()
+    LoggedMemoryFileSystem.refused.clear()
+    root = f"loggedmemory://{uuid.uuid4().hex}"
+    yield root, LoggedMemoryFileSystem
+    fsspec.filesystem("loggedmemory").rm(root, recursive=True)
+
+
+def vrt_sources(fs, vrt: str) -> set[str]:
+    return {e.text for e in ET.fromstring(fs.cat_file(vrt)).iter("SourceFilename")}
+
+
+def test_the_vrt_is_put_after_every_tile_and_before_any_delete(logged_store):
+    root, store = logged_store
+    old = make_raster((64, 64), chunks=32, seed=1)
+    old.tiles.to_vrt(f"{root}/dem.vrt")
+    store.log.clear()
+    make_raster((64, 64), chunks=32, seed=2).tiles.to_vrt(f"{root}/dem.vrt", mode="w")
+    vrt_put = store.log.index(("put", f"/{root.split('://')[1]}/dem.vrt"))
+    puts = [i for i, (action, path) in enumerate(store.log) if action == "put"]
+    deletes = [i for i, (action, _) in enumerate(store.log) if action == "rm"]
+    assert puts[-1] == vrt_put  # the VRT last of all PUTs
+    assert deletes
+    assert min(deletes) > vrt_put  # nothing deleted before the new VRT was in place
+
+
+def test_an_abort_before_publishing_puts_the_old_vrt_back(logged_store):
+    """A final task still running after its write was aborted (an interrupt, a failed
+    task elsewhere) finds the abort marker after its PUT and restores the old VRT."""
+    root, _ = logged_store
+    url = f"{root}/dem.vrt"
+    make_raster((64, 64), chunks=32, seed=1).tiles.to_vrt(url)
+    fs = fsspec.filesystem("loggedmemory")
+    old = fs.cat_file(url)
+    late = StoreTarget(url, {})
+    late.put_tile("r0_c0.tif", b"tile")
+    late.abort()
+    with pytest.raises(xr_tiles.WriteAbortedError, match="old VRT is back"):
+        late.publish("<VRTDataset/>", "w")
+    assert fs.cat_file(url) == old
+    for source in vrt_sources(fs, url):
+        assert fs.exists(f"{root}/{source}")
+
+
+def test_an_abort_after_publishing_keeps_the_published_tiles(logged_store):
+    root, _ = logged_store
+    url = f"{root}/dem.vrt"
+    target = StoreTarget(url, {})
+    target.put_tile("r0_c0.tif", b"tile")
+    target.publish(f'<VRTDataset><SourceFilename>{target.tiles_folder}/r0_c0.tif'
+                   "</SourceFilename></VRTDataset>", "w-")
+    target.abort()
+    fs = fsspec.filesystem("loggedmemory")
+    assert fs.cat_file(f"{root}/{target.tiles_folder}/r0_c0.tif") == b"tile"
+
+
+def test_old_tiles_that_cannot_be_deleted_leave_the_new_output_whole(logged_store, caplog):
+    root, store = logged_store
+    url = f"{root}/dem.vrt"
+    make_raster((64, 64), chunks=32, seed=1).tiles.to_vrt(url)
+    fs = fsspec.filesystem("loggedmemory")
+    store.refused.add(f"/{root.split('://')[1]}/dem_tiles")
+    new = make_raster((64, 64), chunks=32, seed=2)
+    with caplog.at_level(logging.WARNING, logger="xr_tiles"):
+        assert new.tiles.to_vrt(url, mode="w") == url
+    assert "old tiles not deleted" in caplog.text
+    for source in vrt_sources(fs, url):
+        assert fs.exists(f"{root}/{source}")
+
+
+@pytest.mark.parametrize("scheduler", ["processes", "multiprocessing"])
+def test_memory_urls_refuse_schedulers_of_several_processes(scheduler):
+    with pytest.raises(xr_tiles.InvalidOptionError, match="scheduler='threads'"):
+        make_raster().tiles.to_vrt("memory://x/dem.vrt", scheduler=scheduler)

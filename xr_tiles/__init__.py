@@ -9,6 +9,7 @@ from .errors import (
     OutputExistsError,
     UnsupportedDTypeError,
     UnsupportedInputError,
+    WriteAbortedError,
     XrTilesError,
 )
 from .gdal_paths import gdal_path
@@ -19,6 +20,7 @@ __all__ = [
     "OutputExistsError",
     "UnsupportedDTypeError",
     "UnsupportedInputError",
+    "WriteAbortedError",
     "XrTilesError",
     "gdal_path",
     "to_vrt",

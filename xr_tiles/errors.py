@@ -19,3 +19,7 @@ class UnsupportedDTypeError(XrTilesError, TypeError):
 
 class OutputExistsError(XrTilesError, FileExistsError):
     """The VRT (or its tiles folder) exists and ``mode="w-"`` forbids replacing it."""
+
+
+class WriteAbortedError(XrTilesError, RuntimeError):
+    """The write was aborted while it published; the previous output is back."""

@@ -30,7 +30,7 @@ from .fusion import inline_inputs
 from .geotags import geotiff_tags
 from .overviews import merged_level
 from .plan import TilePlan
-from .scheduling import compute_options
+from .scheduling import compute_options, distributed_client
 from .source import Band, Raster
 from .template import HeaderTemplate
 from .vrt import vrt_xml
@@ -178,14 +178,17 @@ def _computed(graph: Delayed, options: dict[str, Any], progress: bool) -> Any:
     for a Client, ``dask.diagnostics.ProgressBar`` for the local schedulers."""
     if not progress:
         return dask.base.compute(graph, optimize_graph=False, **options)[0]
-    get = dask.base.get_scheduler(scheduler=options["scheduler"], collections=[graph])
-    client = getattr(get, "__self__", None)
-    if client is not None and type(client).__name__ == "Client":
+    client = distributed_client(options["scheduler"], graph)
+    if client is not None:
         from distributed import progress as distributed_progress
 
         future = client.compute(graph, optimize_graph=False)
-        distributed_progress(future)
-        return future.result()
+        try:
+            distributed_progress(future)
+            return future.result()
+        except BaseException:
+            client.cancel(future)  # as dask.compute would: no task runs on after this
+            raise
     with ProgressBar():
         return dask.base.compute(graph, optimize_graph=False, **options)[0]
 

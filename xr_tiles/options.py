@@ -187,7 +187,25 @@ def parse_path(
             f"path {text!r}: fsspec cannot open {protocol}:// ({error}); install its "
             "package (s3fs for s3://, gcsfs for gs://, adlfs for az://)"
         ) from None
+    _check_store_path(text, location)
     return text
+
+
+def _check_store_path(url: str, location: str) -> None:
+    """Keys that name one object each: fsspec expands glob characters when it deletes,
+    and stores keep '.', '..' and empty segments as they are, where GDAL does not."""
+    segments = location.split("/")
+    odd = [s for s in segments[1:] if s in ("", ".", "..")] or segments[-1].startswith(".")
+    if odd or any(character in location for character in "*?[]"):
+        raise InvalidOptionError(
+            f"path {url!r}: a URL must name the VRT plainly, without '*', '?', '[', ']', "
+            "empty, '.' or '..' segments, and with a name before '.vrt'"
+        )
+    if not location.endswith(".vrt"):
+        raise InvalidOptionError(
+            f"path {url!r}: a URL must end in '.vrt', in lower case: the tiles' prefix "
+            "'<stem>_tiles/' must belong to one VRT"
+        )
 
 
 def check_progress(progress: bool, compute: bool) -> None:

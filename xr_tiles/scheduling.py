@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import dask
@@ -38,6 +39,27 @@ def check_scheduler(scheduler: Any, num_workers: int | None) -> None:
             "scheduler must be None, 'threads', 'synchronous', 'processes', a "
             f"distributed Client or a get function; got {scheduler!r} ({error})"
         ) from None
+
+
+def distributed_client(scheduler: Any, collection: Any = None) -> Any:
+    """The distributed Client that would run ``collection`` (or any), or None."""
+    distributed = sys.modules.get("distributed")
+    collections = None if collection is None else [collection]
+    get = dask.base.get_scheduler(scheduler=scheduler, collections=collections)
+    client = getattr(get, "__self__", None)
+    return client if distributed and isinstance(client, distributed.Client) else None
+
+
+def check_store_reachable(path: Any, scheduler: Any) -> None:
+    """A ``memory://`` store lives in one process: refuse schedulers of several."""
+    if not (isinstance(path, str) and path.startswith("memory://")):
+        return
+    get = dask.base.get_scheduler(scheduler=scheduler)
+    if get is dask.multiprocessing.get or distributed_client(scheduler) is not None:
+        raise InvalidOptionError(
+            f"{path!r} is in this process's memory, which other processes cannot write "
+            "to: use scheduler='threads' or 'synchronous', or a shared store (s3://, ...)"
+        )
 
 
 def compute_options(

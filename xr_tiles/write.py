@@ -30,7 +30,7 @@ from .options import (
 )
 from .overviews import auto_factors, merged_factors
 from .plan import TilePlan
-from .scheduling import check_scheduler
+from .scheduling import check_scheduler, check_store_reachable
 from .source import BandGroup, Raster, read_raster
 
 
@@ -101,6 +101,7 @@ def to_vrt(
         resampling=resampling,
     )
     check_scheduler(scheduler, num_workers)
+    check_store_reachable(vrt_path, scheduler)
     raster = read_raster(obj, options)
     factors = _overview_factors(raster, options)
     specs = [_tile_spec(group, raster, options, factors) for group in raster.groups]
