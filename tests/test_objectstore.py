@@ -240,6 +240,7 @@ def test_a_lazy_memory_write_writes_nothing_until_computed():
         pytest.param("memory://b/out[1].vrt", None, "without '\\*', '\\?', '\\['", id="glob"),
         pytest.param("memory://b/out.VRT", None, "in lower case", id="upper-case"),
         pytest.param("memory://b/.vrt", None, "must end in", id="no-stem"),
+        pytest.param("https://host/out.vrt", None, "cannot write to https://", id="https"),
     ],
 )
 def test_bad_urls_and_options_are_refused_before_any_io(

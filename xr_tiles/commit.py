@@ -14,12 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from .errors import OutputExistsError
-from .objectstore import StoreTarget
+from .objectstore import WRITE_ID_LENGTH, StoreTarget
 
 PARTIAL = "partial"
 TRASH = "trash"
 DELETING = "deleting"
-WRITE_ID_LENGTH = 12
 # Matches only a write id, so that the staging of "a_tiles.2.vrt" is not taken for ours.
 WRITE_ID_GLOB = "[0-9a-f]" * WRITE_ID_LENGTH
 

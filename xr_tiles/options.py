@@ -22,6 +22,7 @@ from .errors import InvalidOptionError, UnsupportedInputError
 from .overviews import RESAMPLINGS
 
 MODES = ("w-", "w")
+READ_ONLY_PROTOCOLS = ("http", "https", "data", "github", "zip", "tar")
 TILE_MULTIPLE = 16
 DEFAULT_NUMPY_CHUNK = 1024
 
@@ -180,6 +181,11 @@ def parse_path(
                 f"{text!r} is a local path: drop storage_options"
             )
         return pathlib.Path(location).expanduser().absolute()
+    if protocol in READ_ONLY_PROTOCOLS:
+        raise InvalidOptionError(
+            f"path {text!r}: fsspec cannot write to {protocol}:// (GDAL reads it through "
+            "/vsicurl/); write to the store behind it (s3://, gs://, az://)"
+        )
     try:
         fsspec.get_filesystem_class(protocol)
     except (ImportError, ValueError) as error:
