@@ -128,6 +128,11 @@ def test_a_distributed_write_uploads_from_the_workers(bucket, capsys):
                 url, storage_options=options, overviews=[2], progress=True
             )
         worker_addresses = set(client.scheduler_info()["workers"])
+        # A lazy write computed by the client: the same graph, prepared in a task.
+        lazy_url = f"s3://{name}/lazy/dem.vrt"
+        delayed = array.tiles.to_vrt(lazy_url, storage_options=options, compute=False)
+        assert client.compute(delayed).result() == lazy_url
+    np.testing.assert_array_equal(read_s3(lazy_url).values, expected_bands(array), strict=True)
     assert result == url
     assert "100% Completed" in capsys.readouterr().out
     tiles = [task for task in stream.data if "-tile'" in str(task["key"])]
