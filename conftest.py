@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import pathlib
+import re
 import warnings
+import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -104,6 +107,61 @@ def read_with_gdal(path: str | pathlib.Path) -> ReadBack:
 def expected_bands(array: xr.DataArray) -> np.ndarray:
     values = np.asarray(array.values)
     return values[np.newaxis] if values.ndim == 2 else values
+
+
+WRITE_ID = re.compile(r"(?<=_tiles/)[0-9a-f]{12}(?=/)")
+
+
+def tile_folder(vrt: pathlib.Path) -> pathlib.Path:
+    """The folder of the one write a VRT's tiles come from: ``<stem>_tiles/<write id>/``."""
+    root = vrt.with_name(f"{vrt.stem}_tiles")
+    folders = [
+        p for p in root.iterdir()
+        if p.is_dir() and not p.is_symlink() and re.fullmatch("[0-9a-f]{12}", p.name)
+    ]
+    assert len(folders) == 1, f"expected the folder of one write in {root}, found {folders}"
+    return folders[0]
+
+
+def without_write_ids(text: str) -> str:
+    """A VRT's text with the write ids in its paths and its record of the last write (id
+    and input token) replaced: to compare the outputs of two writes, which have their own
+    ids, of inputs that may be equal without being the same dask graph."""
+    text = WRITE_ID.sub("<write>", text)
+    return re.sub(r'"(write|token)": "[0-9a-f]+"', r'"\1": "<\1>"', text)
+
+
+def tree(folder: pathlib.Path) -> dict[str, bytes | None]:
+    """Every path under ``folder`` (hidden ones too): file bytes, or None for a folder."""
+    return {
+        path.relative_to(folder).as_posix(): None if path.is_dir() else path.read_bytes()
+        for path in sorted(folder.rglob("*"))
+    }
+
+
+def referenced_files(vrt: pathlib.Path) -> set[pathlib.Path]:
+    """The files a VRT names, and those the VRTs it names name, recursively (absolute)."""
+    found: set[pathlib.Path] = set()
+    for element in ET.parse(vrt).getroot().iter("SourceFilename"):
+        assert element.get("relativeToVRT") == "1", f"{vrt} names {element.text} absolutely"
+        path = pathlib.Path(os.path.normpath(vrt.parent / str(element.text)))
+        if path not in found:
+            found.add(path)
+            if path.suffix == ".vrt":
+                found |= referenced_files(path)
+    return found
+
+
+def assert_only_referenced(vrt: pathlib.Path, *others: pathlib.Path) -> None:
+    """Under the VRT's folder: the VRT, the files it names and nothing else (no manifest,
+    lock, partial file or empty folder), besides ``others`` that are not the output's."""
+    files = {p for p in vrt.parent.rglob("*") if not p.is_dir()}
+    expected = {vrt, *referenced_files(vrt), *others}
+    assert files == expected, (
+        f"not named: {sorted(map(str, files - expected))}; missing: {sorted(map(str, expected - files))}"
+    )
+    for folder in (p for p in vrt.parent.rglob("*") if p.is_dir()):
+        assert any(folder in file.parents for file in expected), f"{folder} is left empty"
 
 
 @pytest.fixture

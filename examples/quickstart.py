@@ -39,8 +39,8 @@ def synthetic_dem(size: int = 2048, chunk: int = 512) -> xr.DataArray:
 def main() -> None:
     dem = synthetic_dem()
     path = dem.tiles.to_vrt(OUTPUT, codec="zstd", overviews="auto", resampling="average", mode="w")
-    tiles = sorted((path.parent / "dem_tiles").glob("*.tif"))
-    print(f"wrote {path} and {len(tiles)} tiles in {tiles[0].parent.name}/")
+    tiles = sorted((path.parent / "dem_tiles").glob("*/*.tif"))
+    print(f"wrote {path} and {len(tiles)} tiles in dem_tiles/{tiles[0].parent.name}/")
     with rasterio.open(path) as dataset:
         print(f"GDAL reads: {dataset.width} x {dataset.height} {dataset.dtypes[0]}, "
               f"{dataset.crs}, nodata {dataset.nodata}, band '{dataset.descriptions[0]}' "

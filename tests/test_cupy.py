@@ -16,7 +16,7 @@ import pytest
 import xarray as xr
 from affine import Affine
 
-from conftest import make_raster, read_with_gdal
+from conftest import make_raster, read_with_gdal, tile_folder
 
 cupy = pytest.importorskip("cupy")
 
@@ -53,7 +53,7 @@ def host_values(array: xr.DataArray) -> np.ndarray:
 
 
 def tiles_folder(vrt: pathlib.Path) -> pathlib.Path:
-    return vrt.with_name(f"{vrt.stem}_tiles")
+    return tile_folder(vrt)
 
 
 def assert_written(

@@ -32,7 +32,8 @@ from dask.callbacks import Callback
 from dask.core import get_dependencies
 from dask.delayed import Delayed
 
-from conftest import expected_bands, make_raster, read_with_gdal
+import xr_tiles
+from conftest import expected_bands, make_raster, read_with_gdal, tile_folder, without_write_ids
 from xr_tiles.fusion import MAX_DEPTH
 
 # --------------------------------------------------------------------------- helpers
@@ -90,21 +91,24 @@ def assert_each_block_once(log_dir: pathlib.Path, chunks: tuple[tuple[int, ...],
 
 
 def tiles_folder(vrt: pathlib.Path) -> pathlib.Path:
-    return vrt.with_name(f"{vrt.stem}_tiles")
+    return tile_folder(vrt)
 
 
 def snapshot(vrt: pathlib.Path) -> tuple[str, dict[str, bytes]]:
-    """The VRT text and the bytes of every file in the tiles folder, by relative path."""
+    """The VRT text (write ids left out) and the bytes of every file in the write's
+    folder, by relative path."""
     folder = tiles_folder(vrt)
     files = sorted(p for p in folder.rglob("*") if p.is_file())
-    return vrt.read_text(), {p.relative_to(folder).as_posix(): p.read_bytes() for p in files}
+    return without_write_ids(vrt.read_text()), {
+        p.relative_to(folder).as_posix(): p.read_bytes() for p in files
+    }
 
 
 def assert_only_output(vrt: pathlib.Path) -> None:
-    """Beside the VRT: the VRT and its tiles folder, nothing staged left behind."""
-    assert sorted(p.name for p in vrt.parent.iterdir()) == sorted(
-        [vrt.name, tiles_folder(vrt).name]
-    )
+    """Beside the VRT: the VRT and its tiles folder, holding the folder of one write and
+    nothing else (no manifest, nothing staged)."""
+    assert sorted(p.name for p in vrt.parent.iterdir()) == sorted([vrt.name, f"{vrt.stem}_tiles"])
+    assert [p.name for p in vrt.with_name(f"{vrt.stem}_tiles").iterdir()] == [tiles_folder(vrt).name]
 
 
 def tile_names(rows: int, cols: int, row_digits: int, col_digits: int) -> list[str]:
@@ -567,21 +571,21 @@ def test_compute_false_output_matches_an_eager_write(tmp_path):
     assert snapshot(eager) == snapshot(lazy)
 
 
-def _fail_once_a_tile_is_staged(block: np.ndarray, folder: str, block_info: Any = None):
-    """Raise in the last block, but only after the write staged some tiles (waits for it)."""
+def _fail_once_a_tile_is_written(block: np.ndarray, folder: str, block_info: Any = None):
+    """Raise in the last block, but only after the write put some tiles (waits for it)."""
     if block_info[None]["chunk-location"] == (3, 2):
         for _ in range(500):
-            if list(pathlib.Path(folder).glob(".mosaic_tiles.*.partial/*.tif")):
+            if list(pathlib.Path(folder).glob("mosaic_tiles/*/*.tif")):
                 raise ZeroDivisionError("block (3, 2) failed")
             time.sleep(0.02)
     return block
 
 
-def test_a_failed_lazy_write_leaves_nothing_visible_and_the_next_write_cleans_up(vrt_path):
+def test_a_failed_lazy_write_keeps_its_tiles_hidden_and_resume_finishes_it(vrt_path):
     array = make_raster((64, 80), chunks=(20, 30))
     failing = array.copy(
         data=array.data.map_blocks(
-            _fail_once_a_tile_is_staged,
+            _fail_once_a_tile_is_written,
             folder=str(vrt_path.parent),
             dtype=array.dtype,
             meta=np.empty((0, 0), array.dtype),
@@ -591,11 +595,24 @@ def test_a_failed_lazy_write_leaves_nothing_visible_and_the_next_write_cleans_up
     with pytest.raises(ZeroDivisionError, match=r"block \(3, 2\) failed"):
         delayed.compute(scheduler="threads", num_workers=2)
     assert not vrt_path.exists()
-    assert not tiles_folder(vrt_path).exists()
-    # What the failed compute staged is hidden, and the next write to the path removes it.
-    assert all(p.name.startswith(".") for p in vrt_path.parent.iterdir())
-    assert array.tiles.to_vrt(vrt_path) == vrt_path
+    kept = sorted(p.name for p in tiles_folder(vrt_path).iterdir())
+    assert kept, "the tiles the failed write finished are kept"
+    # A write without resume=True writes all, and deletes them once it publishes (once
+    # the failed compute's tasks still in dask's pool have ended: until then it runs).
+    wait_for_no_conflict(lambda: array.tiles.to_vrt(vrt_path))
     assert_tiles_follow_chunks(array, vrt_path, (20, 20, 20, 4), (30, 30, 20))
+    assert_only_output(vrt_path)
+
+
+def wait_for_no_conflict(write: Any, timeout: float = 10.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return write()
+        except xr_tiles.WriteConflictError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 # --------------------------------------------------------------------------- inputs and chunks
@@ -733,7 +750,8 @@ def test_tile_names_are_zero_padded_in_raster_order(shape, chunks, first, last, 
     assert_tiles_follow_chunks(array, vrt_path, y_chunks, x_chunks)
     # The VRT lists its sources in the same, raster order.
     text = vrt_path.read_text()
-    positions = [text.index(f"mosaic_tiles/{name}<") for name in names]
+    folder = tiles_folder(vrt_path).name
+    positions = [text.index(f"mosaic_tiles/{folder}/{name}<") for name in names]
     assert positions == sorted(positions)
 
 

@@ -4,6 +4,7 @@ memory:// for the contract on stores without renames."""
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 import subprocess
@@ -21,7 +22,6 @@ import rasterio
 
 import xr_tiles
 from conftest import expected_bands, make_raster, read_with_gdal
-from xr_tiles.objectstore import StoreTarget
 
 CREDENTIALS = {"key": "testing", "secret": "testing"}
 
@@ -76,6 +76,8 @@ def gdal_s3_settings(monkeypatch, s3_endpoint):
         "AWS_S3_ENDPOINT": s3_endpoint.removeprefix("http://"), "AWS_HTTPS": "NO",
         "AWS_VIRTUAL_HOSTING": "FALSE", "AWS_ACCESS_KEY_ID": CREDENTIALS["key"],
         "AWS_SECRET_ACCESS_KEY": CREDENTIALS["secret"], "AWS_REGION": "us-east-1",
+        # Tests read a URL again after writing it anew: no cached bytes or listings.
+        "CPL_VSIL_CURL_NON_CACHED": "/vsis3/",
     }
     for name, value in settings.items():
         monkeypatch.setenv(name, value)
@@ -159,38 +161,47 @@ def test_replacing_deletes_the_old_write_s_tiles_only_after_the_new_vrt(bucket):
     np.testing.assert_array_equal(read_s3(url).values, expected_bands(second))
 
 
-def test_a_failed_write_leaves_the_old_output_and_deletes_its_tiles(bucket):
+def test_a_failed_write_leaves_the_old_output_and_keeps_its_tiles_for_resume(bucket):
     name, options, fs = bucket
     url = f"s3://{name}/dem/dem.vrt"
     good = make_raster((64, 64), "int16", chunks=32, seed=1)
     good.tiles.to_vrt(url, storage_options=options)
     before = {path: fs.cat(path) for path in fs.find(f"{name}/dem")}
+    failing = make_raster((64, 64), "int16", chunks=32, seed=2)
 
     def fail_on_last_block(block, block_info=None):
         if block_info[0]["chunk-location"] == (1, 1):
             raise RuntimeError("boom")
         return block
 
-    bad = good.copy(data=good.data.map_blocks(fail_on_last_block, dtype=good.dtype))
-    with pytest.raises(RuntimeError, match="boom"):
+    bad = failing.copy(data=failing.data.map_blocks(fail_on_last_block, dtype=good.dtype))
+    with pytest.raises(RuntimeError, match="boom") as excinfo:
         bad.tiles.to_vrt(url, storage_options=options, mode="w", scheduler="synchronous")
+    assert "resume=True" in excinfo.value.__notes__[0]
     fs.invalidate_cache()
     after = {path: fs.cat(path) for path in fs.find(f"{name}/dem")}
-    # Only the failed write's abort marker is left (empty), for the next write to delete.
-    (marker,) = set(after) - set(before)
-    assert marker.endswith(".aborted")
-    assert after[marker] == b""
-    assert {path: data for path, data in after.items() if path != marker} == before
+    # The old output, untouched, and beside it the failed write's manifest and tiles.
+    assert {path: data for path, data in after.items() if path in before} == before
+    added = sorted(set(after) - set(before))
+    (manifest,) = [path for path in added if path.endswith(".json")]
+    assert json.loads(after[manifest])["state"] == "aborted"
+    write_id = manifest.rsplit("/", 1)[1].removesuffix(".json")
+    assert all(f"/{write_id}" in path for path in added)
+    assert len(added) == 1 + int(excinfo.value.__notes__[0].split()[1])
     np.testing.assert_array_equal(read_s3(url).values, expected_bands(good))
+    # A write without resume=True deletes them once it has published.
+    failing.tiles.to_vrt(url, storage_options=options, mode="w")
+    np.testing.assert_array_equal(read_s3(url).values, expected_bands(failing))
+    assert len(tile_prefixes(fs, name)) == 1
 
 
 def test_debris_of_a_killed_write_is_deleted_by_the_next(bucket):
     name, options, fs = bucket
     url = f"s3://{name}/dem/dem.vrt"
     fs.pipe_file(f"{name}/dem/dem_tiles/0123456789ab/r0_c0.tif", b"left by a killed write")
-    fs.pipe_file(f"{name}/dem/dem_tiles/fedcba987654.aborted", b"")
+    fs.pipe_file(f"{name}/dem/dem_tiles/fedcba987654.aborted", b"")  # xr_tiles 0.1's marker
     fs.pipe_file(f"{name}/dem/dem_tiles/not-a-write/keep.txt", b"not ours")
-    with pytest.raises(xr_tiles.OutputExistsError, match="dem_tiles already exists"):
+    with pytest.raises(xr_tiles.OutputExistsError, match="holds files xr_tiles did not write"):
         make_raster((32, 32), chunks=32).tiles.to_vrt(url, storage_options=options)
     make_raster((32, 32), chunks=32).tiles.to_vrt(url, storage_options=options, mode="w")
     names = [path.rsplit("/", 1)[1] for path in tile_prefixes(fs, name)]
@@ -320,12 +331,12 @@ class LoggedMemoryFileSystem(fsspec.implementations.memory.MemoryFileSystem):
         self.log.append(("put", self._strip_protocol(path)))
         return super().pipe_file(path, value, **kwargs)
 
-    def rm(self, path, recursive=False, maxdepth=None):
+    def rm_file(self, path):
         path = self._strip_protocol(path)
         if any(path.startswith(refused) for refused in self.refused):
             raise PermissionError(path)
         self.log.append(("rm", path))
-        return super().rm(path, recursive=recursive, maxdepth=maxdepth)
+        return super().rm_file(path)
 
 
 @pytest.fixture
@@ -335,6 +346,7 @@ def logged_store():
     LoggedMemoryFileSystem.refused.clear()
     root = f"loggedmemory://{uuid.uuid4().hex}"
     yield root, LoggedMemoryFileSystem
+    LoggedMemoryFileSystem.refused.clear()
     fsspec.filesystem("loggedmemory").rm(root, recursive=True)
 
 
@@ -356,34 +368,35 @@ def test_the_vrt_is_put_after_every_tile_and_before_any_delete(logged_store):
     assert min(deletes) > vrt_put  # nothing deleted before the new VRT was in place
 
 
-def test_an_abort_before_publishing_puts_the_old_vrt_back(logged_store):
-    """A final task still running after its write was aborted (an interrupt, a failed
-    task elsewhere) finds the abort marker after its PUT and restores the old VRT."""
+def test_a_write_whose_vrt_changed_since_it_began_publishes_nothing(logged_store):
+    """The VRT is published only if it is still the one the write found (a conditional
+    PUT on S3; here, on memory://, a check made atomic within the process): a write
+    that lost fails and deletes its own tiles, and only them."""
     root, _ = logged_store
     url = f"{root}/dem.vrt"
     make_raster((64, 64), chunks=32, seed=1).tiles.to_vrt(url)
+    late = make_raster((64, 64), chunks=32, seed=2).tiles.to_vrt(url, mode="w", compute=False)
+    winner = make_raster((64, 64), chunks=32, seed=3)
+    winner.tiles.to_vrt(url, mode="w")
     fs = fsspec.filesystem("loggedmemory")
-    old = fs.cat_file(url)
-    late = StoreTarget(url, {})
-    late.put_tile("r0_c0.tif", b"tile")
-    late.abort()
-    with pytest.raises(xr_tiles.WriteAbortedError, match="old VRT is back"):
-        late.publish("<VRTDataset/>", "w")
-    assert fs.cat_file(url) == old
-    for source in vrt_sources(fs, url):
-        assert fs.exists(f"{root}/{source}")
+    published = fs.cat_file(url)
+    with pytest.raises(xr_tiles.WriteConflictError, match="changed by another writer"):
+        late.compute()
+    assert fs.cat_file(url) == published
+    assert {source.split("/")[1] for source in vrt_sources(fs, url)} == {
+        path.rsplit("/", 1)[1] for path in fs.ls(f"{root}/dem_tiles", detail=False)
+    }
+    np.testing.assert_array_equal(
+        read_with_gdal_from_memory(fs, root).values, expected_bands(winner)
+    )
 
 
-def test_an_abort_after_publishing_keeps_the_published_tiles(logged_store):
-    root, _ = logged_store
-    url = f"{root}/dem.vrt"
-    target = StoreTarget(url, {})
-    target.put_tile("r0_c0.tif", b"tile")
-    target.publish(f'<VRTDataset><SourceFilename>{target.tiles_folder}/r0_c0.tif'
-                   "</SourceFilename></VRTDataset>", "w-")
-    target.abort()
-    fs = fsspec.filesystem("loggedmemory")
-    assert fs.cat_file(f"{root}/{target.tiles_folder}/r0_c0.tif") == b"tile"
+def read_with_gdal_from_memory(fs, root: str):
+    import tempfile
+
+    folder = tempfile.mkdtemp()
+    fs.get(f"{root}/", folder + "/", recursive=True)
+    return read_with_gdal(f"{folder}/dem.vrt")
 
 
 def test_old_tiles_that_cannot_be_deleted_leave_the_new_output_whole(logged_store, caplog):
@@ -395,7 +408,7 @@ def test_old_tiles_that_cannot_be_deleted_leave_the_new_output_whole(logged_stor
     new = make_raster((64, 64), chunks=32, seed=2)
     with caplog.at_level(logging.WARNING, logger="xr_tiles"):
         assert new.tiles.to_vrt(url, mode="w") == url
-    assert "old tiles not deleted" in caplog.text
+    assert "old files not all deleted" in caplog.text
     for source in vrt_sources(fs, url):
         assert fs.exists(f"{root}/{source}")
 

@@ -20,7 +20,7 @@ from rio_cogeo.cogeo import cog_validate
 
 import xr_tiles
 import xr_tiles.overviews
-from conftest import make_raster, read_with_gdal, synthetic_values
+from conftest import make_raster, read_with_gdal, synthetic_values, tile_folder
 from xr_tiles.geotags import geotiff_tags
 from xr_tiles.template import cloud_optimized
 
@@ -28,7 +28,7 @@ FACTORS = [2, 4, 8, 16, 32, 64]
 
 
 def tiles_folder(vrt):
-    return vrt.with_name(f"{vrt.stem}_tiles")
+    return tile_folder(vrt)
 
 
 def tile_files(vrt) -> list:
@@ -153,8 +153,10 @@ def test_gdal_lists_the_factors_and_reduced_reads_use_them(vrt_path):
     np.testing.assert_array_equal(half, downsample(array.values[np.newaxis], 2, "max", None)[0])
     vrt = ET.parse(vrt_path).getroot()
     listed = [o.findtext("SourceFilename") for o in vrt.iter("Overview")]
+    write = tiles_folder(vrt_path).name
     assert listed == [
-        "mosaic_tiles/overviews/overview_2.vrt", "mosaic_tiles/overviews/overview_4.tif"
+        f"mosaic_tiles/{write}/overviews/overview_2.vrt",
+        f"mosaic_tiles/{write}/overviews/overview_4.tif",
     ]
     with rasterio.open(tiles_folder(vrt_path) / "overviews" / "overview_4.tif") as level:
         assert level.shape == (256, 192)

@@ -13,7 +13,7 @@ from affine import Affine
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import expected_bands, make_raster, read_with_gdal
+from conftest import expected_bands, make_raster, read_with_gdal, tile_folder
 
 INTEGER_DTYPES = ["int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64"]
 FLOAT_DTYPES = ["float32", "float64"]
@@ -38,7 +38,7 @@ def test_lossless_codecs_round_trip_every_dtype(dtype, codec, vrt_path):
     path = array.tiles.to_vrt(vrt_path, codec=codec)
     assert path == vrt_path
     assert_same_raster(array, path)
-    with tifffile.TiffFile(vrt_path.parent / "mosaic_tiles" / "r0_c0.tif") as tiff:
+    with tifffile.TiffFile(tile_folder(vrt_path) / "r0_c0.tif") as tiff:
         assert tiff.pages.first.compression == TIFF_COMPRESSION[codec]
 
 
@@ -69,7 +69,7 @@ def test_level_none_is_the_documented_default(codec, level, other, tmp_path):
     def tiles(**level_option):
         vrt = tmp_path / f"{level_option}.vrt"
         array.tiles.to_vrt(vrt, codec=codec, chunks=32, **level_option)
-        folder = vrt.with_name(f"{vrt.stem}_tiles")
+        folder = tile_folder(vrt)
         return {path.name: path.read_bytes() for path in sorted(folder.iterdir())}
 
     default = tiles()
@@ -116,7 +116,7 @@ def test_every_tile_is_a_standalone_geotiff_in_place(south_up, vrt_path):
     array = make_raster((50, 70), "int16", chunks=(20, 30), south_up=south_up, nodata=-1)
     array.tiles.to_vrt(vrt_path, blocksize=16)
     full = read_with_gdal(vrt_path)
-    files = sorted((vrt_path.parent / "mosaic_tiles").iterdir())
+    files = sorted(tile_folder(vrt_path).iterdir())
     assert [f.name for f in files] == [f"r{r}_c{c}.tif" for r in range(3) for c in range(3)]
     for file in files:
         row, col = int(file.stem[1]), int(file.stem[4])
@@ -135,7 +135,7 @@ def test_every_tile_is_a_standalone_geotiff_in_place(south_up, vrt_path):
 def test_small_blocks_get_the_smallest_covering_internal_tile(vrt_path):
     array = make_raster((40, 20), "uint8", chunks=(40, 20))
     array.tiles.to_vrt(vrt_path, blocksize=512)
-    with rasterio.open(vrt_path.parent / "mosaic_tiles" / "r0_c0.tif") as tile:
+    with rasterio.open(tile_folder(vrt_path) / "r0_c0.tif") as tile:
         assert tile.block_shapes[0] == (48, 32)
 
 
@@ -285,7 +285,7 @@ def test_dataset_gives_one_band_per_variable_with_its_own_dtype(vrt_path):
                 *expected_bands(dataset["rgb"])]
     for got, want in zip(back.bands, expected, strict=True):
         np.testing.assert_array_equal(got, want, strict=True)
-    assert sorted(p.name for p in (vrt_path.parent / "mosaic_tiles").iterdir())[:3] == [
+    assert sorted(p.name for p in tile_folder(vrt_path).iterdir())[:3] == [
         "r0_c0_part1.tif", "r0_c0_part2.tif", "r0_c0_part3.tif"
     ]
 
@@ -303,7 +303,7 @@ def test_vrt_name_with_xml_special_characters_round_trips(tmp_path):
     array = make_raster((40, 40), "int16", chunks=16)
     vrt = tmp_path / "a&b <c>'d\".vrt"
     array.tiles.to_vrt(vrt)
-    assert (tmp_path / "a&b <c>'d\"_tiles" / "r0_c0.tif").exists()
+    assert (tile_folder(vrt) / "r0_c0.tif").exists()
     np.testing.assert_array_equal(read_with_gdal(vrt).values, expected_bands(array), strict=True)
 
 

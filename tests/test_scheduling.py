@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from affine import Affine
 
-from conftest import expected_bands, make_raster, read_with_gdal
+from conftest import expected_bands, make_raster, read_with_gdal, tile_folder
 from xr_tiles.plan import TilePlan
 from xr_tiles.scheduling import MAX_BATCH, dispatch_batch, thread_count
 
@@ -50,7 +50,7 @@ def test_threaded_writes_are_identical_whatever_the_dispatch_batch(
     with dask.config.set(chunksize=chunksize):
         array.tiles.to_vrt(vrt, scheduler="threads")
     np.testing.assert_array_equal(read_with_gdal(vrt).values, expected_bands(array), strict=True)
-    assert len(list(vrt.with_name("mosaic_tiles").iterdir())) == 48
+    assert len(list(tile_folder(vrt).iterdir())) == 48
 
 
 @pytest.mark.parametrize(

@@ -10,14 +10,14 @@ import pytest
 import rasterio
 import xarray as xr
 
-from conftest import make_raster, read_with_gdal
+from conftest import make_raster, read_with_gdal, tile_folder
 from xr_tiles.errors import InvalidOptionError
 
 CHUNKS = (16, 20)  # 64 x 80 raster: 4 x 4 tiles
 
 
 def tiles_folder(vrt):
-    return vrt.with_name(f"{vrt.stem}_tiles")
+    return tile_folder(vrt)
 
 
 def source_files(vrt) -> list[str]:
@@ -56,7 +56,8 @@ def test_empty_tiles_are_neither_written_nor_listed(dtype, nodata, vrt_path, cap
 
     written = sorted(p.name for p in tiles_folder(vrt_path).iterdir())
     assert written == ["r0_c0.tif", "r1_c2.tif", "r2_c1.tif", "r3_c0.tif", "r3_c3.tif"]
-    assert source_files(vrt_path) == [f"{vrt_path.stem}_tiles/{name}" for name in written]
+    folder = tiles_folder(vrt_path)
+    assert source_files(vrt_path) == [f"{vrt_path.stem}_tiles/{folder.name}/{name}" for name in written]
     back = read_with_gdal(vrt_path)
     assert back.values is not None
     assert back.values.shape == (1, 64, 80)  # the full extent

@@ -17,7 +17,7 @@ from affine import Affine
 from rasterio.crs import CRS
 from rasterio.windows import from_bounds
 
-from conftest import make_raster, synthetic_values
+from conftest import make_raster, synthetic_values, tile_folder
 from xr_tiles.codecs import CODECS
 from xr_tiles.encode import TileSpec, encode_tile, tile_template
 from xr_tiles.geotags import geotiff_tags
@@ -127,7 +127,7 @@ def test_codecs_with_their_own_tile_layout_stay_with_tifffile(codec):
 def test_written_tiles_are_what_tifffile_writes_for_their_block(vrt_path):
     array = make_raster((3, 300, 260), "int16", chunks={"band": -1, "y": 256, "x": 128})
     array.tiles.to_vrt(vrt_path, codec="zstd", blocksize=64)
-    tiles = sorted(vrt_path.with_name(f"{vrt_path.stem}_tiles").iterdir())
+    tiles = sorted(tile_folder(vrt_path).iterdir())
     assert len(tiles) == 2 * 3
     for path in tiles:
         with rasterio.open(path) as tile:
@@ -149,4 +149,4 @@ def test_tiles_of_rarer_shapes_than_the_templates_cover_are_written_by_tifffile(
     array.tiles.to_vrt(vrt_path, codec="deflate")
     with rasterio.open(vrt_path) as back:
         np.testing.assert_array_equal(back.read(1), array.values, strict=True)
-    assert len(list(vrt_path.with_name(f"{vrt_path.stem}_tiles").iterdir())) == 70
+    assert len(list(tile_folder(vrt_path).iterdir())) == 70

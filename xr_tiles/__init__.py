@@ -5,22 +5,26 @@ Importing the package registers the ``.tiles`` accessor on DataArray and Dataset
 
 from . import accessor as _accessor  # noqa: F401  (registers .tiles)
 from .errors import (
+    InvalidMosaicError,
     InvalidOptionError,
     OutputExistsError,
+    RegionMismatchError,
     UnsupportedDTypeError,
     UnsupportedInputError,
-    WriteAbortedError,
+    WriteConflictError,
     XrTilesError,
 )
-from .gdal_paths import gdal_path
+from .store.gdal_paths import gdal_path
 from .write import to_vrt
 
 __all__ = [
+    "InvalidMosaicError",
     "InvalidOptionError",
     "OutputExistsError",
+    "RegionMismatchError",
     "UnsupportedDTypeError",
     "UnsupportedInputError",
-    "WriteAbortedError",
+    "WriteConflictError",
     "XrTilesError",
     "gdal_path",
     "to_vrt",

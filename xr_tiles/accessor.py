@@ -10,7 +10,7 @@ from typing import Any, Literal, overload
 import xarray as xr
 from dask.delayed import Delayed
 
-from .options import Chunks, Overviews
+from .options import Chunks, Overviews, Region
 from .write import to_vrt
 
 
@@ -27,9 +27,9 @@ class TilesAccessor:
         self, path: str | os.PathLike[str], *, codec: str = ..., level: float | None = ...,
         predictor: bool | int | None = ..., scheduler: Any = ..., num_workers: int | None = ...,
         chunks: Chunks | None = ..., blocksize: int = ..., nodata: float | None = ...,
-        crs: Any = ..., mode: str = ..., skip_empty: bool = ...,
-        overviews: Overviews | None = ..., resampling: str = ...,
-        storage_options: Mapping[str, Any] | None = ..., progress: bool = ..., compute: Literal[True] = ...,
+        crs: Any = ..., mode: str = ..., region: Region | None = ..., resume: bool = ...,
+        skip_empty: bool = ..., overviews: Overviews | None = ..., resampling: str = ...,
+        durable: bool = ..., storage_options: Mapping[str, Any] | None = ..., progress: bool = ..., compute: Literal[True] = ...,
     ) -> pathlib.Path | str: ...
 
     @overload
@@ -37,9 +37,9 @@ class TilesAccessor:
         self, path: str | os.PathLike[str], *, codec: str = ..., level: float | None = ...,
         predictor: bool | int | None = ..., scheduler: Any = ..., num_workers: int | None = ...,
         chunks: Chunks | None = ..., blocksize: int = ..., nodata: float | None = ...,
-        crs: Any = ..., mode: str = ..., skip_empty: bool = ...,
-        overviews: Overviews | None = ..., resampling: str = ...,
-        storage_options: Mapping[str, Any] | None = ..., progress: bool = ..., compute: Literal[False],
+        crs: Any = ..., mode: str = ..., region: Region | None = ..., resume: bool = ...,
+        skip_empty: bool = ..., overviews: Overviews | None = ..., resampling: str = ...,
+        durable: bool = ..., storage_options: Mapping[str, Any] | None = ..., progress: bool = ..., compute: Literal[False],
     ) -> Delayed: ...
 
     @overload
@@ -47,9 +47,9 @@ class TilesAccessor:
         self, path: str | os.PathLike[str], *, codec: str = ..., level: float | None = ...,
         predictor: bool | int | None = ..., scheduler: Any = ..., num_workers: int | None = ...,
         chunks: Chunks | None = ..., blocksize: int = ..., nodata: float | None = ...,
-        crs: Any = ..., mode: str = ..., skip_empty: bool = ...,
-        overviews: Overviews | None = ..., resampling: str = ...,
-        storage_options: Mapping[str, Any] | None = ..., progress: bool = ..., compute: bool = ...,
+        crs: Any = ..., mode: str = ..., region: Region | None = ..., resume: bool = ...,
+        skip_empty: bool = ..., overviews: Overviews | None = ..., resampling: str = ...,
+        durable: bool = ..., storage_options: Mapping[str, Any] | None = ..., progress: bool = ..., compute: bool = ...,
     ) -> pathlib.Path | str | Delayed: ...
 
     def to_vrt(
@@ -66,9 +66,12 @@ class TilesAccessor:
         nodata: float | None = None,
         crs: Any = None,
         mode: str = "w-",
+        region: Region | None = None,
+        resume: bool = False,
         skip_empty: bool = False,
         overviews: Overviews | None = None,
         resampling: str = "nearest",
+        durable: bool = True,
         storage_options: Mapping[str, Any] | None = None,
         progress: bool = False,
         compute: bool = True,
@@ -112,8 +115,23 @@ class TilesAccessor:
         crs : optional
             CRS override (anything rasterio's ``CRS.from_user_input`` takes); default
             ``.rio.crs``.
-        mode : {"w-", "w"}, default "w-"
-            "w-" refuses an existing VRT or tiles folder; "w" replaces the whole output.
+        mode : {"w-", "w", "r+"}, default "w-"
+            "w-" refuses an existing VRT; "w" replaces the whole output; "r+" updates a
+            region of an existing xr_tiles mosaic (see ``region``), rewriting only the
+            tiles in it.
+        region : "auto" or dict of slice, optional
+            With ``mode="r+"``: where ``obj`` goes in the mosaic, as xarray's ``to_zarr``
+            takes it: ``{"y": slice(i0, i1), "x": slice(j0, j1)}``, integer pixels of the
+            mosaic, on tile boundaries (the last row and column of tiles may be ragged);
+            "auto" finds them from ``obj``'s coordinates; None is the whole mosaic. ``obj``
+            must be on the mosaic's grid, with its CRS, bands, dtypes, nodata and tile
+            options; anything else is refused before any byte is written.
+        resume : bool, default False
+            Continue a write that was killed or failed, with the same input (its dask
+            token) and options: only the tiles it did not finish are written, and the
+            output is the one an uninterrupted write gives. Refused when the interrupted
+            write was of another input or other options; with nothing to resume, writes
+            it all, and with it already published, only tidies up.
         skip_empty : bool, default False
             Neither write nor list a tile whose block is nodata only (NaN counts as nodata
             in float data); GDAL reads nodata there, and the VRT keeps the full extent.
@@ -133,6 +151,11 @@ class TilesAccessor:
             window's centre pixel, as GDAL's reads at reduced resolution do; the others
             leave nodata and NaN out (a window of nodata only gives nodata). "mode" is for
             classes, not float data.
+        durable : bool, default True
+            Flush the tiles to disk (one ``syncfs`` of the filesystem, or an ``fsync`` per
+            file written by a distributed worker) before the VRT names them, so that a
+            power cut never leaves a VRT naming bytes that never reached the disk. False
+            skips it, for scratch output. Object stores: a PUT is durable already.
         storage_options : dict, optional
             Options for the fsspec filesystem of a URL ``path`` (``s3://``, ``gs://``,
             ``az://``, ``memory://``), as xarray's ``to_zarr`` takes them: credentials,
@@ -149,11 +172,23 @@ class TilesAccessor:
             The absolute path of the VRT (its URL for a URL ``path``), or the Delayed that
             writes it.
 
+        Raises
+        ------
+        WriteConflictError
+            Another write to the same path runs (it is named), or published since this
+            one began.
+        OutputExistsError
+            ``mode="w-"`` and the VRT exists.
+        InvalidMosaicError, RegionMismatchError
+            ``mode="r+"`` on a VRT xr_tiles cannot update, or with data that does not fit.
+
         Notes
         -----
-        bool data is stored as uint8 and float16 as float32. At every instant the VRT
-        is absent, the complete old output or the complete new one; a failed write leaves
-        the previous output untouched and removes what it staged.
+        bool data is stored as uint8 and float16 as float32. Every write puts its tiles
+        in a folder of its own, ``<stem>_tiles/<write id>/``, and publishes the VRT last,
+        in one atomic step: at every instant a reader finds the complete old output or
+        the complete new one, whatever stops the write. A failed write keeps the tiles it
+        finished (its error says how many) for ``resume=True``.
 
         Examples
         --------
@@ -162,11 +197,14 @@ class TilesAccessor:
         PosixPath('/data/dem.vrt')
         >>> dem.tiles.to_vrt("dem.vrt", overviews="auto", resampling="average")  # doctest: +SKIP
         PosixPath('/data/dem.vrt')
+        >>> patch.tiles.to_vrt("dem.vrt", mode="r+", region="auto")  # doctest: +SKIP
+        PosixPath('/data/dem.vrt')
         """
         return to_vrt(
             self._obj, path, codec=codec, level=level, predictor=predictor,
             scheduler=scheduler, num_workers=num_workers, chunks=chunks, blocksize=blocksize,
-            nodata=nodata, crs=crs, mode=mode, skip_empty=skip_empty, overviews=overviews,
-            resampling=resampling, storage_options=storage_options, progress=progress,
+            nodata=nodata, crs=crs, mode=mode, region=region, resume=resume,
+            skip_empty=skip_empty, overviews=overviews, resampling=resampling,
+            durable=durable, storage_options=storage_options, progress=progress,
             compute=compute,
         )

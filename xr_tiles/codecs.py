@@ -23,6 +23,11 @@ class Codec:
     band_counts: frozenset[int] | None = None
     takes_predictor: bool = False
     lossless: bool = True
+    lossy_levels: bool = False  # a level other than 0 makes it lossy (WebP quality, LERC error)
+
+    def is_lossless(self, level: float | None) -> bool:
+        """Whether decoding gives back the pixels exactly, at ``level``."""
+        return self.lossless and not (self.lossy_levels and level)
 
     def accepts_dtype(self, dtype: np.dtype) -> bool:
         return self.dtypes is None or dtype.name in self.dtypes
@@ -64,7 +69,7 @@ CODECS: dict[str, Codec] = {
         # LERC's "level" is its maximum error per pixel: 0 keeps it lossless.
         Codec(
             name="lerc", compression=COMPRESSION.LERC, level_range=(0, float("inf")),
-            level_is_float=True, dtypes=_LERC_DTYPES,
+            level_is_float=True, dtypes=_LERC_DTYPES, lossy_levels=True,
         ),
         Codec(
             name="jpeg", compression=COMPRESSION.JPEG, level_range=(1, 100), default_level=75,
@@ -73,7 +78,7 @@ CODECS: dict[str, Codec] = {
         # WebP without a level is lossless; a level is the lossy quality.
         Codec(
             name="webp", compression=COMPRESSION.WEBP, level_range=(1, 100), dtypes=frozenset({"uint8"}),
-            band_counts=frozenset({3, 4}),
+            band_counts=frozenset({3, 4}), lossy_levels=True,
         ),
     )
 }

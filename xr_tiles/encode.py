@@ -50,6 +50,7 @@ class TileSpec:
     skip_empty: bool = False
     overviews: tuple[int, ...] = ()  # factors, ascending powers of two
     resampling: str = "nearest"
+    lossless: bool = True  # decoding a tile gives its pixels back exactly
 
     def internal_tile(self, height: int, width: int) -> tuple[int, int]:
         """``blocksize``, or the smallest multiple of 16 covering a smaller block."""
@@ -92,6 +93,16 @@ def encode_with_levels(
         return None
     levels = [pixels, *overview_levels(pixels, spec.overviews, spec.resampling, spec.nodata)]
     return EncodedTile(_encoded_levels(levels, spec, transform, template), levels[1:])
+
+
+def decoded_pages(data: bytes, pages: Sequence[int], spec: TileSpec) -> list[np.ndarray]:
+    """Pages of a GeoTIFF xr_tiles wrote (0: full resolution, ``i``: the ``i``-th level),
+    decoded by tifffile, as (band, y, x) pixels."""
+    with tifffile.TiffFile(io.BytesIO(data)) as tiff:
+        decoded = [tiff.pages[index].asarray(maxworkers=1) for index in pages]
+    if spec.rgb:
+        return [np.moveaxis(pixels, -1, 0) for pixels in decoded]
+    return [pixels[np.newaxis] if pixels.ndim == 2 else pixels for pixels in decoded]
 
 
 def level_tiff(pixels: np.ndarray, spec: TileSpec, transform: Affine, geotags: GeoTags) -> bytes:

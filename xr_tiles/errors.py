@@ -21,5 +21,13 @@ class OutputExistsError(XrTilesError, FileExistsError):
     """The VRT (or its tiles folder) exists and ``mode="w-"`` forbids replacing it."""
 
 
-class WriteAbortedError(XrTilesError, RuntimeError):
-    """The write was aborted while it published; the previous output is back."""
+class WriteConflictError(XrTilesError, RuntimeError):
+    """Another write to the same path runs, or published first; nothing of it is lost."""
+
+
+class InvalidMosaicError(XrTilesError, ValueError):
+    """The existing output is not an xr_tiles mosaic that ``mode="r+"`` can update."""
+
+
+class RegionMismatchError(XrTilesError, ValueError):
+    """The data does not fit the existing mosaic at the region: grid, bands or options."""

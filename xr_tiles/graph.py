@@ -1,4 +1,6 @@
-"""The dask wiring: one write task per input block, inside the input's graph, then a commit."""
+"""The dask wiring: one write task per tile to write, inside the input's graph, keyed on
+its blocks. The tasks' records feed the index, built and published by the caller
+(``compute=True``) or by a final task of the graph (``compute=False``)."""
 
 from __future__ import annotations
 
@@ -6,15 +8,14 @@ import functools
 import gc
 import itertools
 import logging
-import pathlib
+import uuid
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
 import dask
 import dask.base
-import numpy as np
 from affine import Affine
 from dask._task_spec import List, Task, TaskRef
 from dask.delayed import Delayed
@@ -22,26 +23,35 @@ from dask.delayed import optimize as delayed_optimize
 from dask.diagnostics.progress import ProgressBar
 from dask.highlevelgraph import HighLevelGraph
 from dask.utils import ensure_dict
-from rasterio.crs import CRS
 
-from .commit import Target
-from .encode import TileSpec, encode_with_levels, level_tiff, tile_template
+from .encode import TileSpec, decoded_pages, encode_with_levels, tile_template
 from .fusion import inline_inputs
-from .geotags import geotiff_tags
-from .overviews import merged_level
-from .plan import TilePlan
+from .mosaic import MosaicJob, TileRecord, documents
+from .plan import Tile, TilePlan
 from .scheduling import compute_options, distributed_client
-from .source import Band, Raster
+from .source import Raster
+from .store import Commit, TileSink
 from .template import HeaderTemplate
-from .vrt import vrt_xml
 
 logger = logging.getLogger("xr_tiles")
 
-# group, row, col, bytes written (0: skipped, empty), the levels of plan.merged factors
-TileRecord = tuple[int, int, int, int, tuple[np.ndarray, ...]]
 MAX_TEMPLATES = 64
 P = ParamSpec("P")
 R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class Work:
+    """What the graph computes, per band group: the tiles to write, each with the
+    indices of its input block (a region's data starts at the region), and the tiles a
+    resumed write already has."""
+
+    tiles: Sequence[Sequence[tuple[Tile, int, int]]]
+    kept: Sequence[Sequence[Tile]]
+
+    @property
+    def count(self) -> int:
+        return sum(len(tiles) for tiles in self.tiles)
 
 
 @dataclass(frozen=True)
@@ -52,7 +62,7 @@ class TileJob:
     for keys, which costs the scheduler time per tile.
     """
 
-    target: Target
+    sink: TileSink
     spec: TileSpec
     filename: str
     transform: Affine
@@ -62,17 +72,19 @@ class TileJob:
 
 
 @dataclass(frozen=True)
-class CommitJob:
-    """What the final task needs to write the VRT and publish the write."""
+class Records:
+    """Records known without computing (a resumed write's tiles, where no level of them
+    is needed): one object, which dask does not walk."""
 
-    target: Target
-    mode: str
-    plan: TilePlan
-    bands: Sequence[Band]
-    band_order: Sequence[tuple[int, int]]
-    specs: Sequence[TileSpec]
-    crs: CRS | None
-    metadata: Mapping[str, str]
+    items: tuple[TileRecord, ...]
+
+
+@dataclass(frozen=True)
+class CommitJob:
+    """What the final task of a lazy write needs to build the index and publish it."""
+
+    commit: Commit
+    mosaic: MosaicJob
 
 
 def _gc_paused(function: Callable[P, R]) -> Callable[P, R]:
@@ -98,39 +110,49 @@ def _gc_paused(function: Callable[P, R]) -> Callable[P, R]:
 
 @_gc_paused
 def write_graph(
-    raster: Raster, plan: TilePlan, specs: Sequence[TileSpec], target: Target, mode: str,
-    *, prepared: bool,
+    raster: Raster, plan: TilePlan, specs: Sequence[TileSpec], commit: Commit, work: Work,
+    mosaic: MosaicJob, *, lazy: bool,
 ) -> Delayed:
-    """A Delayed that writes every tile, then publishes the VRT and returns its path.
+    """A Delayed of the write's tile records (``lazy``: of the VRT's path, once the
+    final task has published it).
 
-    One task per tile, keyed ``(<prefix>-tile, group, row, col)``, depending on the
-    input's blocks. ``prepared``: the caller already ran ``target.prepare()``;
-    otherwise (a lazy write) the graph's first task does, and every tile task waits for it.
+    One task per tile to write, keyed ``(<prefix>-tile, group, row, col)``, depending on
+    its input blocks. A lazy write's first task begins the commit (``commit.begin``),
+    and every tile task waits for it; an eager one's caller begins it.
     """
-    prefix = f"xr-tiles-{target.write_id}"
-    prepare, tile_name, commit = f"{prefix}-prepare", f"{prefix}-tile", f"{prefix}-commit"
-    layer: dict[Any, Any] = {} if prepared else {prepare: Task(prepare, target.prepare)}
-    after_prepare = None if prepared else TaskRef(prepare)
-    records = []
+    prefix = f"xr-tiles-{commit.write_id}-{uuid.uuid4().hex[:8]}"
+    begin, tile_name, kept_name = f"{prefix}-prepare", f"{prefix}-tile", f"{prefix}-kept"
+    end = f"{prefix}-commit" if lazy else f"{prefix}-records"
+    layer: dict[Any, Any] = {begin: Task(begin, commit.begin)} if lazy else {}
+    after_begin = TaskRef(begin) if lazy else None
+    sink, merged = commit.sink(), tuple(plan.overviews.index(factor) for factor in plan.merged)
+    records, known = [], []
     for group, (band_group, spec) in enumerate(zip(raster.groups, specs, strict=True)):
         templates = _header_templates(spec, plan)
-        merged = tuple(plan.overviews.index(factor) for factor in plan.merged)
-        for tile in plan.tiles():
+        for tile, block_row, block_col in work.tiles[group]:
             job = TileJob(
-                target, spec, plan.filename(tile, group), plan.tile_transform(tile),
+                sink, spec, plan.filename(tile, group), plan.tile_transform(tile),
                 (group, tile.row, tile.col), templates.get((tile.height, tile.width)), merged,
             )
-            blocks = [TaskRef(_block_key(array, tile.row, tile.col)) for array in band_group.arrays]
+            blocks = [TaskRef(_block_key(array, block_row, block_col)) for array in band_group.arrays]
             key = (tile_name, group, tile.row, tile.col)
-            layer[key] = Task(key, _write_tile, job, after_prepare, *blocks)
+            layer[key] = Task(key, _write_tile, job, after_begin, *blocks)
             records.append(TaskRef(key))
-    commit_job = CommitJob(
-        target, mode, plan, raster.bands, raster.band_order, specs, raster.crs, raster.metadata
-    )
-    layer[commit] = Task(commit, _commit, commit_job, List(*records))
+        for tile in work.kept[group]:
+            index = (group, tile.row, tile.col)
+            if not merged:
+                known.append((*index, True, ()))
+                continue
+            job = TileJob(sink, spec, plan.filename(tile, group), Affine.identity(), index,
+                          None, merged)
+            key = (kept_name, *index)
+            layer[key] = Task(key, _read_kept_tile, job, after_begin)
+            records.append(TaskRef(key))
+    final = (_commit, CommitJob(commit, mosaic)) if lazy else (_gathered,)
+    layer[end] = Task(end, *final, List(*records), Records(tuple(known)))
     arrays = [array for band_group in raster.groups for array in band_group.arrays]
     graph = HighLevelGraph.from_collections(prefix, layer, dependencies=arrays)
-    return Delayed(commit, graph, layer=prefix)
+    return Delayed(end, graph, layer=prefix)
 
 
 @_gc_paused
@@ -145,18 +167,15 @@ def fused(delayed: Delayed) -> Delayed:
 
 
 def compute_write(
-    delayed: Delayed, target: Target, scheduler: Any, num_workers: int | None,
-    plan: TilePlan, *, progress: bool = False,
-) -> pathlib.Path | str:
-    """Run the write; on any failure or interrupt remove what it staged, then re-raise.
-
-    ``delayed`` must come from ``write_graph(..., prepared=True)``.
-    """
-    options = compute_options(scheduler, num_workers, plan, delayed)
+    delayed: Delayed, commit: Commit, mosaic: MosaicJob, scheduler: Any,
+    num_workers: int | None, count: int, *, progress: bool = False,
+) -> Any:
+    """Run an eager write (``write_graph(..., lazy=False)``): begin the commit, compute
+    the tiles, build the index and publish it. On any failure or interrupt the write's
+    finished tiles are kept for ``resume=True`` and the error says so."""
+    options = compute_options(scheduler, num_workers, mosaic.plan, delayed, count)
+    commit.begin()
     try:
-        # Prepared here, not in the graph: a failure elsewhere in the graph could
-        # otherwise let the prepare task create the staging folder after the abort.
-        target.prepare()
         # Optimised here (fused), as dask would have: that is all it needs.
         graph = fused(delayed)
         # Objects alive now (the graph above all) are kept out of the cyclic garbage
@@ -164,13 +183,13 @@ def compute_write(
         # half as much as dask's scheduling itself. Nothing is kept alive longer.
         gc.freeze()
         try:
-            path = _computed(graph, options, progress)
+            records = _computed(graph, options, progress)
         finally:
             gc.unfreeze()
-    except BaseException:
-        target.abort()
+        return _published(commit, mosaic, records)
+    except BaseException as error:
+        commit.abort(error)
         raise
-    return path  # type: ignore[no-any-return]
 
 
 def _computed(graph: Delayed, options: dict[str, Any], progress: bool) -> Any:
@@ -217,51 +236,46 @@ def _is_tile_task(task: Task) -> bool:
     return task.func is _write_tile
 
 
-def _write_tile(job: TileJob, _prepared: None, *blocks: Any) -> TileRecord:
+def _write_tile(job: TileJob, _began: None, *blocks: Any) -> TileRecord:
+    with job.sink.task():
+        return _written(job, blocks)
+
+
+def _written(job: TileJob, blocks: Sequence[Any]) -> TileRecord:
     encoded = encode_with_levels(blocks, job.spec, job.transform, job.template)
     if encoded is None:
-        return (*job.index, 0, ())
-    written = job.target.put_tile(job.filename, encoded.data)
-    return (*job.index, written, tuple(encoded.levels[index] for index in job.merged))
+        return (*job.index, False, ())
+    job.sink.put(job.filename, encoded.data)
+    if not job.merged:
+        return (*job.index, True, ())
+    if job.spec.lossless:
+        return (*job.index, True, tuple(encoded.levels[index] for index in job.merged))
+    # The whole raster's level holds the pixels the tiles' own levels read back as.
+    pages = [index + 1 for index in job.merged]
+    return (*job.index, True, tuple(decoded_pages(encoded.data, pages, job.spec)))
 
 
-def _commit(job: CommitJob, records: list[TileRecord]) -> pathlib.Path | str:
-    written = {(group, row, col) for group, row, col, size, _ in records if size}
-    tiles = list(job.plan.tiles())
-    sources = [
-        [tile for tile in tiles if (group, tile.row, tile.col) in written]
-        for group in range(len(job.specs))
-    ]
-    document = functools.partial(
-        vrt_xml, job.plan, job.bands, job.band_order, job.specs, job.crs, job.metadata, sources
-    )
-    for factor in job.plan.overviews:
-        if factor not in job.plan.merged:
-            text = document(factor)
-            job.target.put_overview(job.plan.overview_filename(factor), text.encode())
-    _write_merged_levels(job, records)
-    path = job.target.publish(document(), job.mode)
-    skipped = len(records) - len(written)
-    if any(spec.skip_empty for spec in job.specs):
+def _read_kept_tile(job: TileJob, _began: None) -> TileRecord:
+    """A resumed write's tile, read back for its small levels (as the task that wrote
+    it would have returned them)."""
+    pages = [index + 1 for index in job.merged]
+    with job.sink.task():
+        data = job.sink.read(job.filename)
+    return (*job.index, True, tuple(decoded_pages(data, pages, job.spec)))
+
+
+def _gathered(records: list[TileRecord], known: Records) -> list[TileRecord]:
+    return [*records, *known.items]
+
+
+def _commit(job: CommitJob, records: list[TileRecord], known: Records) -> Any:
+    return _published(job.commit, job.mosaic, _gathered(records, known))
+
+
+def _published(commit: Commit, mosaic: MosaicJob, records: list[TileRecord]) -> Any:
+    built = documents(mosaic, records, commit.store.read)
+    path = commit.publish(built.files, built.vrt, built.referenced)
+    if any(spec.skip_empty for spec in mosaic.specs):
+        skipped = sum(1 for record in records if not record[3])
         logger.info("%s: %d of %d tiles were empty and skipped", path, skipped, len(records))
     return path
-
-
-def _write_merged_levels(job: CommitJob, records: list[TileRecord]) -> None:
-    """The whole raster's small levels, each one GeoTIFF per band group, from the levels
-    the tiles computed: every pixel as the tiles have it."""
-    plan = job.plan
-    tiles = {(tile.row, tile.col): tile for tile in plan.tiles()}
-    for index, factor in enumerate(plan.merged):
-        transform = plan.level_transform(factor)
-        for group, spec in enumerate(job.specs):
-            pieces = [
-                (tiles[row, col].row_off // factor, tiles[row, col].col_off // factor, levels[index])
-                for record_group, row, col, size, levels in records
-                if record_group == group and size
-            ]
-            shape = (spec.band_count, *plan.level_shape(factor))
-            level = merged_level(pieces, shape, spec.dtype, spec.nodata)
-            geotags = geotiff_tags(job.crs, transform, spec.nodata, spec.dtype)
-            data = level_tiff(level, spec, transform, geotags)
-            job.target.put_overview(plan.overview_filename(factor, group), data)

@@ -7,7 +7,7 @@ import pathlib
 import sys
 import types
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -21,13 +21,14 @@ from .codecs import CODECS, Codec
 from .errors import InvalidOptionError, UnsupportedInputError
 from .overviews import RESAMPLINGS
 
-MODES = ("w-", "w")
+MODES = ("w-", "w", "r+")
 READ_ONLY_PROTOCOLS = ("http", "https", "data", "github", "zip", "tar")
 TILE_MULTIPLE = 16
 DEFAULT_NUMPY_CHUNK = 1024
 
 Chunks = int | tuple[int, int] | dict[str, int]
 Overviews = Literal["auto"] | Sequence[int]
+Region = Literal["auto"] | Mapping[Hashable, slice]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,6 +46,9 @@ class WriteOptions:
     skip_empty: bool
     overviews: Literal["auto"] | tuple[int, ...] | None
     resampling: str
+    region: Region | None = None
+    resume: bool = False
+    durable: bool = True
 
 
 def parse_options(
@@ -60,8 +64,12 @@ def parse_options(
     skip_empty: bool,
     overviews: Overviews | None,
     resampling: str,
+    region: Region | None = None,
+    resume: bool = False,
+    durable: bool = True,
 ) -> WriteOptions:
     parsed_codec = parse_codec(codec)
+    parsed_mode = parse_mode(mode)
     return WriteOptions(
         codec=parsed_codec,
         level=parse_level(level, parsed_codec),
@@ -70,10 +78,13 @@ def parse_options(
         chunks=parse_chunks(chunks),
         nodata=parse_nodata(nodata),
         crs=parse_crs(crs),
-        mode=parse_mode(mode),
+        mode=parsed_mode,
         skip_empty=parse_flag("skip_empty", skip_empty),
         overviews=parse_overviews(overviews),
         resampling=parse_resampling(resampling),
+        region=parse_region(region, parsed_mode, chunks),
+        resume=parse_flag("resume", resume),
+        durable=parse_flag("durable", durable),
     )
 
 
@@ -358,11 +369,53 @@ def parse_crs(crs: Any) -> CRS | None:
 
 
 def parse_mode(mode: str) -> str:
-    if mode not in MODES:
+    if not isinstance(mode, str) or mode not in MODES:
         raise InvalidOptionError(
-            f"mode must be 'w-' (refuse an existing VRT) or 'w' (replace it); got {mode!r}"
+            "mode must be 'w-' (refuse an existing VRT), 'w' (replace it) or 'r+' (update "
+            f"a region of it); got {mode!r}"
         )
     return mode
+
+
+def parse_region(region: Region | None, mode: str, chunks: Chunks | None) -> Region | None:
+    """None, "auto", or ``{dim: slice}`` of integer pixels, step 1; only with ``r+``,
+    which writes the mosaic's own tile grid (so ``chunks`` cannot choose another)."""
+    if mode == "r+" and chunks is not None:
+        raise InvalidOptionError(
+            "chunks: mode='r+' writes the existing mosaic's tiles, on its tile grid; drop "
+            f"chunks (got {chunks!r})"
+        )
+    if region is None:
+        return None
+    if mode != "r+":
+        raise InvalidOptionError(
+            "region updates part of an existing mosaic: pass mode='r+' with it "
+            f"(got mode={mode!r})"
+        )
+    if isinstance(region, str) and region == "auto":
+        return region
+    if not isinstance(region, Mapping) or not all(_is_pixel_slice(v) for v in region.values()):
+        raise InvalidOptionError(
+            "region must be 'auto' or a dict of the spatial dims to slices of integer "
+            "pixels, such as {'y': slice(0, 1024), 'x': slice(2048, 4096)}; "
+            f"got {region!r}"
+        )
+    return {
+        dim: slice(_as_int(value.start), _as_int(value.stop)) for dim, value in region.items()
+    }
+
+
+def _is_pixel_slice(value: object) -> bool:
+    if not isinstance(value, slice) or value.step not in (None, 1):
+        return False
+    return all(
+        bound is None or (isinstance(bound, int | np.integer) and not isinstance(bound, bool))
+        for bound in (value.start, value.stop)
+    )
+
+
+def _as_int(bound: int | None) -> int | None:
+    return None if bound is None else int(bound)
 
 
 def check_nodata_fits(nodata: float | None, dtype: np.dtype) -> None:

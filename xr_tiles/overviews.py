@@ -51,11 +51,15 @@ def merged_factors(
 
 def merged_level(
     pieces: Iterable[tuple[int, int, np.ndarray]], shape: tuple[int, int, int],
-    dtype: np.dtype, nodata: float | None,
+    dtype: np.dtype, nodata: float | None, base: np.ndarray | None = None,
 ) -> np.ndarray:
     """A level of the whole raster from its tiles' levels, each ``(row, col, pixels)``
-    placed at that pixel offset of the level; nodata where no tile is (skipped tiles)."""
-    level = np.full(shape, 0 if nodata is None else nodata, dtype)
+    placed at that pixel offset of the level, over ``base`` (the level as it was, for a
+    region update) or nodata (where no tile is: skipped tiles)."""
+    if base is None:
+        level = np.full(shape, 0 if nodata is None else nodata, dtype)
+    else:
+        level = np.array(base, dtype, copy=True)
     for row, col, pixels in pieces:
         level[:, row : row + pixels.shape[-2], col : col + pixels.shape[-1]] = pixels
     return level

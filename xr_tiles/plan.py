@@ -8,7 +8,7 @@ from itertools import accumulate
 
 from affine import Affine
 
-OVERVIEWS = "overviews"  # the folder of the overview levels, inside the tiles folder
+OVERVIEWS = "overviews"  # the folder of a write's overview levels, inside its own folder
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +30,7 @@ class TilePlan:
     y_chunks: tuple[int, ...]
     x_chunks: tuple[int, ...]
     transform: Affine
-    folder: str
+    folder: str  # the tiles folder, relative to the VRT: each write has a folder in it
     group_suffixes: tuple[str, ...] = ("",)
     overviews: tuple[int, ...] = ()  # factors, ascending
     merged: tuple[int, ...] = ()  # the factors whose level is one file, not a mosaic
@@ -51,33 +51,38 @@ class TilePlan:
     def __len__(self) -> int:
         return len(self.y_chunks) * len(self.x_chunks)
 
-    def tiles(self) -> Iterator[Tile]:
+    def tiles(self, rows: range | None = None, cols: range | None = None) -> Iterator[Tile]:
+        """Every tile, row by row; or those of ``rows`` and ``cols`` of the tile grid."""
         row_offsets = (0, *accumulate(self.y_chunks))
         col_offsets = (0, *accumulate(self.x_chunks))
-        for row, height in enumerate(self.y_chunks):
-            for col, width in enumerate(self.x_chunks):
-                yield Tile(row, col, row_offsets[row], col_offsets[col], height, width)
+        for row in range(len(self.y_chunks)) if rows is None else rows:
+            for col in range(len(self.x_chunks)) if cols is None else cols:
+                yield Tile(row, col, row_offsets[row], col_offsets[col],
+                           self.y_chunks[row], self.x_chunks[col])
 
     def filename(self, tile: Tile, group: int = 0) -> str:
+        return self.tile_name(tile.row, tile.col, group)
+
+    def tile_name(self, row: int, col: int, group: int = 0) -> str:
         """Zero-padded so that files sort in raster order."""
         rows, cols = len(str(len(self.y_chunks) - 1)), len(str(len(self.x_chunks) - 1))
-        return f"r{tile.row:0{rows}d}_c{tile.col:0{cols}d}{self.group_suffixes[group]}.tif"
+        return f"r{row:0{rows}d}_c{col:0{cols}d}{self.group_suffixes[group]}.tif"
 
-    def source_path(self, tile: Tile, group: int = 0) -> str:
-        """The tile's path relative to the VRT."""
-        return f"{self.folder}/{self.filename(tile, group)}"
+    def source_path(self, tile: Tile, group: int, write_id: str) -> str:
+        """The tile's path relative to the VRT, in the folder of the write that wrote it."""
+        return f"{self.folder}/{write_id}/{self.filename(tile, group)}"
 
     def overview_filename(self, factor: int, group: int = 0) -> str:
-        """The level of ``factor``, in the tiles folder's ``overviews/`` (so that the
-        tiles alone match ``r*.tif``): a GeoTIFF of the whole level (one per band group)
-        where it is ``merged``, else a VRT mosaic of the tiles' levels."""
+        """The level of ``factor``, in its write's ``overviews/`` (so that the tiles alone
+        match ``r*.tif``): a GeoTIFF of the whole level (one per band group) where it is
+        ``merged``, else a VRT mosaic of the tiles' levels."""
         if factor in self.merged:
             return f"{OVERVIEWS}/overview_{factor}{self.group_suffixes[group]}.tif"
         return f"{OVERVIEWS}/overview_{factor}.vrt"
 
-    def overview_path(self, factor: int, group: int = 0) -> str:
+    def overview_path(self, factor: int, group: int, write_id: str) -> str:
         """The level's path relative to the VRT."""
-        return f"{self.folder}/{self.overview_filename(factor, group)}"
+        return f"{self.folder}/{write_id}/{self.overview_filename(factor, group)}"
 
     def level_shape(self, factor: int) -> tuple[int, int]:
         """The level's pixels: one per window, the last cut by the raster's edge."""

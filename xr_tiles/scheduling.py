@@ -63,9 +63,11 @@ def check_store_reachable(path: Any, scheduler: Any) -> None:
 
 
 def compute_options(
-    scheduler: Any, num_workers: int | None, plan: TilePlan, collection: Any
+    scheduler: Any, num_workers: int | None, plan: TilePlan, collection: Any,
+    count: int | None = None,
 ) -> dict[str, Any]:
-    """Keyword arguments for ``dask.compute`` of ``collection`` (a write of ``plan``)."""
+    """Keyword arguments for ``dask.compute`` of ``collection``, a write of ``count`` of
+    ``plan``'s tiles (default: all; a region update or resumed write writes fewer)."""
     options: dict[str, Any] = {"scheduler": scheduler}
     get = dask.base.get_scheduler(scheduler=scheduler, collections=[collection])
     workers = num_workers or dask.config.get("num_workers", None)
@@ -75,7 +77,7 @@ def compute_options(
         options["num_workers"] = workers
     local_pool = get is dask.threaded.get or get is dask.multiprocessing.get
     if local_pool and dask.config.get("chunksize", None) is None:
-        options["chunksize"] = dispatch_batch(plan, workers or dask.system.CPU_COUNT)
+        options["chunksize"] = dispatch_batch(plan, workers or dask.system.CPU_COUNT, count)
     return options
 
 
@@ -88,10 +90,11 @@ def thread_count(plan: TilePlan, cores: int) -> int:
     return cores + 1 if _tile_pixels(plan) < BATCH_PIXELS else cores
 
 
-def dispatch_batch(plan: TilePlan, workers: int) -> int:
-    """How many ready tasks dask's local scheduler hands a worker at once."""
+def dispatch_batch(plan: TilePlan, workers: int, count: int | None = None) -> int:
+    """How many ready tasks dask's local scheduler hands a worker at once, for a write of
+    ``count`` of ``plan``'s tiles (default: all)."""
     by_size = BATCH_PIXELS // _tile_pixels(plan)
-    by_count = len(plan) // (MIN_BATCHES_PER_WORKER * workers)
+    by_count = (len(plan) if count is None else count) // (MIN_BATCHES_PER_WORKER * workers)
     return max(1, min(MAX_BATCH, by_size, by_count))
 
 

@@ -74,10 +74,30 @@ class Raster:
     transform: Affine
     crs: CRS | None
     metadata: Mapping[str, str]
+    dims: tuple[Hashable, Hashable] = ("y", "x")  # the spatial dims, y then x
+    georeferenced: bool = True  # the data has coordinates on both spatial dims
 
     @property
     def bands(self) -> list[Band]:
         return [self.groups[g].bands[b] for g, b in self.band_order]
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return sum(self.y_chunks), sum(self.x_chunks)
+
+
+def rechunked(raster: Raster, y_chunks: tuple[int, ...], x_chunks: tuple[int, ...]) -> Raster:
+    """``raster`` on another tile grid: its arrays rechunked (still lazy)."""
+    groups = tuple(
+        replace(
+            group,
+            arrays=tuple(
+                array.rechunk((*array.chunks[:-2], y_chunks, x_chunks)) for array in group.arrays
+            ),
+        )
+        for group in raster.groups
+    )
+    return replace(raster, groups=groups, y_chunks=y_chunks, x_chunks=x_chunks)
 
 
 def read_raster(obj: xr.DataArray | xr.Dataset, options: WriteOptions) -> Raster:
@@ -102,6 +122,8 @@ def read_raster(obj: xr.DataArray | xr.Dataset, options: WriteOptions) -> Raster
         transform=transform,
         crs=crs,
         metadata=_metadata(obj.attrs),
+        dims=(y_dim, x_dim),
+        georeferenced=y_dim in obj.coords and x_dim in obj.coords,
     )
 
 

@@ -17,6 +17,10 @@ from rasterio.dtypes import dtype_rev, typename_fwd
 from .encode import TileSpec
 from .plan import Tile, TilePlan
 from .source import Band
+from .state import STATE_DOMAIN, STATE_KEY
+
+# A tile to list: where it is in the mosaic, and the write whose folder holds it.
+Source = tuple[Tile, str]
 
 SOURCES_MARK = "xr_tiles sources of band"
 SOURCES_LINE = re.compile(rf"^ *<!--{SOURCES_MARK} (\d+)-->\n", re.MULTILINE)
@@ -46,15 +50,20 @@ def vrt_xml(
     specs: Sequence[TileSpec],
     crs: CRS | None,
     metadata: Mapping[str, str],
-    tiles: Sequence[Sequence[Tile]],
+    sources: Sequence[Sequence[Source]],
     factor: int = 1,
+    *,
+    write_id: str,
+    state: str | None = None,
 ) -> str:
-    """Return the VRT mosaicking ``tiles[group]`` of each band group (those written);
-    band ``i`` reads band ``band_order[i]``.
+    """Return the VRT mosaicking ``sources[group]`` of each band group (the tiles there
+    are, each in its write's folder); band ``i`` reads band ``band_order[i]``. ``state``:
+    the write's record of itself (metadata domain ``xr_tiles``).
 
     With ``factor`` > 1, the mosaic of the tiles' overviews of that factor, which lives
-    in the tiles folder. The main VRT lists each level as an ``<Overview>``: this mosaic,
-    or for small levels one GeoTIFF of the whole level (``plan.merged``). Not GDAL's
+    in the folder of this write (``write_id``). The main VRT lists each level as an
+    ``<Overview>``: this mosaic, or for small levels one GeoTIFF of the whole level
+    (``plan.merged``), both in that folder. Not GDAL's
     implicit overviews of the main VRT: those are sized ``round(size / factor)`` and
     scaled to it, which resamples every tile's overview unless the raster is a multiple
     of the factor, and opening every tile costs a small level more than its pixels.
@@ -65,21 +74,23 @@ def vrt_xml(
         sub(root, "SRS", crs.to_wkt())
     transform = plan.level_transform(factor)
     sub(root, "GeoTransform", ", ".join(repr(float(v)) for v in transform.to_gdal()))
+    if state is not None:
+        _metadata(root, {STATE_KEY: state}, domain=STATE_DOMAIN)
     _metadata(root, metadata)
-    sources = {}
+    texts = {}
     for number, (band, (group, index)) in enumerate(zip(bands, band_order, strict=True), 1):
         element = _band(root, number, band)
         if factor == 1:
             for overview in plan.overviews:
                 # A merged level's file holds its band group's bands; a mosaic all bands.
                 band_in_file = index + 1 if overview in plan.merged else number
-                _overview(element, plan.overview_path(overview, group), band_in_file)
+                _overview(element, plan.overview_path(overview, group, write_id), band_in_file)
         # A placeholder, replaced by the band's sources once the document is serialised.
         element.append(ET.Comment(f"{SOURCES_MARK} {number}"))
-        sources[str(number)] = _sources(plan, tiles[group], group, index, specs[group], factor)
+        texts[str(number)] = _sources(plan, sources[group], group, index, specs[group], factor)
     ET.indent(root)
     text = ET.tostring(root, encoding="unicode") + "\n"
-    return SOURCES_LINE.sub(lambda match: sources[match[1]], text)
+    return SOURCES_LINE.sub(lambda match: texts[match[1]], text)
 
 
 def sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
@@ -115,7 +126,7 @@ def _overview(band: ET.Element, path: str, number: int) -> None:
 
 
 def _sources(
-    plan: TilePlan, tiles: Sequence[Tile], group: int, index: int, spec: TileSpec,
+    plan: TilePlan, sources: Sequence[Source], group: int, index: int, spec: TileSpec,
     factor: int,
 ) -> str:
     """The ``SimpleSource`` elements of one band, as indented XML text: of the tiles, or
@@ -130,12 +141,15 @@ def _sources(
     if factor > 1:
         open_options = OVERVIEW_LEVEL.format(level=spec.overviews.index(factor))
     parts = []
-    for tile in tiles:
+    for tile, write_id in sources:
         # A tile's overview has a pixel for every window, the last one cut by its edge.
         height, width = -(-tile.height // factor), -(-tile.width // factor)
         block_y, block_x = spec.internal_tile(height, width)
-        # A level's VRT is in the tiles folder's overviews/, one down from the tiles.
-        path = plan.source_path(tile, group) if factor == 1 else f"../{plan.filename(tile, group)}"
+        # A level's VRT is in its write's overviews/, two down from the tiles folder.
+        path = (
+            plan.source_path(tile, group, write_id) if factor == 1
+            else f"../../{write_id}/{plan.filename(tile, group)}"
+        )
         parts.append(SOURCE_TEMPLATE.format(
             path=escape(path), open_options=open_options, band=index + 1, type=data_type,
             width=width, height=height, block_x=block_x, block_y=block_y,
@@ -150,11 +164,11 @@ def _scaled(offset: int, factor: int) -> str:
     return str(offset // factor) if offset % factor == 0 else repr(offset / factor)
 
 
-def _metadata(parent: ET.Element, items: Mapping[str, str]) -> None:
+def _metadata(parent: ET.Element, items: Mapping[str, str], **domain: str) -> None:
     if items:
-        domain = sub(parent, "Metadata")
+        element = sub(parent, "Metadata", **domain)
         for key, value in items.items():
-            sub(domain, "MDI", value, key=key)
+            sub(element, "MDI", value, key=key)
 
 
 def _number(value: float) -> str:

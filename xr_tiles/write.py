@@ -1,22 +1,30 @@
-"""to_vrt: options -> raster -> plan -> graph -> compute (or the Delayed)."""
+"""to_vrt: options -> raster -> what is at the path -> plan -> graph -> compute (or the
+Delayed)."""
 
 from __future__ import annotations
 
 import os
 import pathlib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Literal, overload
 
+import dask.base
 import xarray as xr
-from dask.delayed import Delayed
+from affine import Affine
+from dask.delayed import Delayed, delayed
+from rasterio.crs import CRS
 
-from .commit import target_for
+from . import state
 from .encode import TileSpec
+from .errors import InvalidMosaicError, RegionMismatchError
 from .geotags import geotiff_tags
-from .graph import compute_write, write_graph
+from .graph import Work, compute_write, write_graph
+from .mosaic import MosaicJob
 from .options import (
     Chunks,
     Overviews,
+    Region,
     WriteOptions,
     check_codec_fits,
     check_predictor_fits,
@@ -30,8 +38,11 @@ from .options import (
 )
 from .overviews import auto_factors, merged_factors
 from .plan import TilePlan
+from .region import Region as RegionFit
+from .region import fit_region
 from .scheduling import check_scheduler, check_store_reachable
-from .source import BandGroup, Raster, read_raster
+from .source import BandGroup, Raster, read_raster, rechunked
+from .store import Commit, Existing, Store, inspect, plan_commit, store_for
 
 
 @overload
@@ -39,8 +50,9 @@ def to_vrt(
     obj: xr.DataArray | xr.Dataset, path: str | os.PathLike[str], *, codec: str = ...,
     level: float | None = ..., predictor: bool | int | None = ..., scheduler: Any = ...,
     num_workers: int | None = ..., chunks: Chunks | None = ..., blocksize: int = ...,
-    nodata: float | None = ..., crs: Any = ..., mode: str = ..., skip_empty: bool = ...,
-    overviews: Overviews | None = ..., resampling: str = ...,
+    nodata: float | None = ..., crs: Any = ..., mode: str = ..., region: Region | None = ...,
+    resume: bool = ..., skip_empty: bool = ..., overviews: Overviews | None = ...,
+    resampling: str = ..., durable: bool = ...,
     storage_options: Mapping[str, Any] | None = ..., progress: bool = ...,
     compute: Literal[True] = ...,
 ) -> pathlib.Path | str: ...
@@ -51,8 +63,9 @@ def to_vrt(
     obj: xr.DataArray | xr.Dataset, path: str | os.PathLike[str], *, codec: str = ...,
     level: float | None = ..., predictor: bool | int | None = ..., scheduler: Any = ...,
     num_workers: int | None = ..., chunks: Chunks | None = ..., blocksize: int = ...,
-    nodata: float | None = ..., crs: Any = ..., mode: str = ..., skip_empty: bool = ...,
-    overviews: Overviews | None = ..., resampling: str = ...,
+    nodata: float | None = ..., crs: Any = ..., mode: str = ..., region: Region | None = ...,
+    resume: bool = ..., skip_empty: bool = ..., overviews: Overviews | None = ...,
+    resampling: str = ..., durable: bool = ...,
     storage_options: Mapping[str, Any] | None = ..., progress: bool = ...,
     compute: Literal[False],
 ) -> Delayed: ...
@@ -63,8 +76,9 @@ def to_vrt(
     obj: xr.DataArray | xr.Dataset, path: str | os.PathLike[str], *, codec: str = ...,
     level: float | None = ..., predictor: bool | int | None = ..., scheduler: Any = ...,
     num_workers: int | None = ..., chunks: Chunks | None = ..., blocksize: int = ...,
-    nodata: float | None = ..., crs: Any = ..., mode: str = ..., skip_empty: bool = ...,
-    overviews: Overviews | None = ..., resampling: str = ...,
+    nodata: float | None = ..., crs: Any = ..., mode: str = ..., region: Region | None = ...,
+    resume: bool = ..., skip_empty: bool = ..., overviews: Overviews | None = ...,
+    resampling: str = ..., durable: bool = ...,
     storage_options: Mapping[str, Any] | None = ..., progress: bool = ...,
     compute: bool = ...,
 ) -> pathlib.Path | str | Delayed: ...
@@ -84,9 +98,12 @@ def to_vrt(
     nodata: float | None = None,
     crs: Any = None,
     mode: str = "w-",
+    region: Region | None = None,
+    resume: bool = False,
     skip_empty: bool = False,
     overviews: Overviews | None = None,
     resampling: str = "nearest",
+    durable: bool = True,
     storage_options: Mapping[str, Any] | None = None,
     progress: bool = False,
     compute: bool = True,
@@ -98,47 +115,221 @@ def to_vrt(
     options = parse_options(
         codec=codec, level=level, predictor=predictor, chunks=chunks, blocksize=blocksize,
         nodata=nodata, crs=crs, mode=mode, skip_empty=skip_empty, overviews=overviews,
-        resampling=resampling,
+        resampling=resampling, region=region, resume=resume, durable=durable,
     )
     check_scheduler(scheduler, num_workers)
     check_store_reachable(vrt_path, scheduler)
     raster = read_raster(obj, options)
-    factors = _overview_factors(raster, options)
-    specs = [_tile_spec(group, raster, options, factors) for group in raster.groups]
-    warn_misaligned_overviews(factors, raster.y_chunks, raster.x_chunks)
-    target = target_for(vrt_path, store_options)
-    target.check_mode(options.mode)
-    plan = TilePlan(
-        y_chunks=raster.y_chunks,
-        x_chunks=raster.x_chunks,
-        transform=raster.transform,
-        folder=target.tiles_folder,
+    store = store_for(vrt_path, store_options, durable=options.durable)
+    existing = inspect(store)
+    update = _region_update(raster, store, existing, options) if options.mode == "r+" else None
+    if update is not None:
+        raster = rechunked(raster, *update.chunks)
+    plan = _tile_plan(raster, options, store, update)
+    specs = [_tile_spec(group, raster, plan, options) for group in raster.groups]
+    warn_misaligned_overviews(plan.overviews, plan.y_chunks, plan.x_chunks)
+    identity = _identity(raster, plan, specs, options, update)
+    if update is not None:
+        _check_fits(store, update, identity)
+    commit_plan = plan_commit(store, existing, identity, options.mode, options.resume)
+    covered = _covered_tiles(plan, update) * len(specs)
+    commit = Commit(store, commit_plan, identity, covered, eager=compute)
+    if commit_plan.done:
+        assert existing.published is not None
+        named = existing.published.files()
+        return commit.tidy(named) if compute else delayed(commit.tidy, pure=False)(named)
+    work = _work(plan, update, commit_plan.kept, len(specs))
+    mosaic = MosaicJob(
+        plan, raster.bands, raster.band_order, specs, raster.crs, raster.metadata,
+        commit_plan.write_id, state.state_text(commit_plan.write_id, identity),
+        {} if update is None else update.inherited, {} if update is None else update.base_levels,
+    )
+    graph = write_graph(raster, plan, specs, commit, work, mosaic, lazy=not compute)
+    if not compute:
+        return graph
+    return compute_write(  # type: ignore[no-any-return]
+        graph, commit, mosaic, scheduler, num_workers, work.count, progress=progress
+    )
+
+
+@dataclass(frozen=True)
+class Update:
+    """A region update: where the data goes, and what of the mosaic stays."""
+
+    region: RegionFit
+    published: state.Published
+    grid: Mapping[str, Any]  # the mosaic's, as its VRT records it
+
+    @property
+    def chunks(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """The region's part of the mosaic's tile grid."""
+        rows, cols = self.region.rows, self.region.cols
+        return (tuple(self.grid["y_chunks"][rows.start : rows.stop]),
+                tuple(self.grid["x_chunks"][cols.start : cols.stop]))
+
+    @property
+    def inherited(self) -> dict[tuple[int, int, int], str]:
+        """The tiles outside the region, which stay as earlier writes wrote them."""
+        return {
+            key: write_id for key, write_id in self.published.tiles.items()
+            if not self.region.covers(key[1], key[2])
+        }
+
+    @property
+    def base_levels(self) -> Mapping[tuple[int, int], tuple[str, str]]:
+        return self.published.overviews
+
+
+def _region_update(
+    raster: Raster, store: Store, existing: Existing, options: WriteOptions
+) -> Update:
+    """Where ``raster`` goes in the mosaic at the path, or an error before anything is
+    written: no mosaic there, one xr_tiles cannot update, or data that does not fit."""
+    if existing.version is None:
+        raise InvalidMosaicError(
+            f"mode='r+' updates an existing mosaic, and {store.where()} does not exist: "
+            "write it first (mode='w-' or 'w')"
+        )
+    published = existing.published
+    if published is None:
+        raise InvalidMosaicError(
+            f"mode='r+' cannot update {store.where()}: {existing.foreign}; replace it with "
+            "mode='w'"
+        )
+    grid = published.identity[state.GRID]
+    region = fit_region(
+        options.region, raster.shape, raster.transform, raster.dims, grid,
+        georeferenced=raster.georeferenced,
+    )
+    missing = sorted(
+        f"{write_id}/{name}"
+        for write_id, names in published.files().items()
+        for name in names - store.files(write_id)
+    )
+    if missing:
+        shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+        raise InvalidMosaicError(
+            f"mode='r+' cannot update {store.where()}: files it names are missing from "
+            f"{store.root_name}/ ({shown}); replace it with mode='w'"
+        )
+    return Update(region, published, grid)
+
+
+def _check_fits(store: Store, update: Update, identity: Mapping[str, Any]) -> None:
+    """The data's bands, CRS and tile options must be the mosaic's."""
+    mosaic = update.published.identity
+    found = state.differences(mosaic, identity, [state.TILES, state.BANDS])
+    crs = [grid[state.GRID]["crs"] for grid in (mosaic, identity)]
+    if (crs[0] is None) != (crs[1] is None) or (
+        crs[0] is not None and CRS.from_wkt(crs[0]) != CRS.from_wkt(crs[1])
+    ):
+        found.insert(0, f"crs: {_crs_name(crs[0])} vs {_crs_name(crs[1])}")
+    if found:
+        raise RegionMismatchError(
+            f"mode='r+': the data does not fit the mosaic {store.where()} (mosaic vs data): "
+            f"{'; '.join(found)}; write it as the mosaic is (the same options, bands and "
+            "CRS), or replace the mosaic with mode='w'"
+        )
+
+
+def _crs_name(wkt: str | None) -> str:
+    if wkt is None:
+        return "none"
+    crs = CRS.from_wkt(wkt)
+    return str(crs.to_string() if crs.to_epsg() else crs.to_wkt()[:60])
+
+
+def _tile_plan(
+    raster: Raster, options: WriteOptions, store: Store, update: Update | None
+) -> TilePlan:
+    """The plan of the whole mosaic: the data's own grid, or the mosaic's it updates."""
+    if update is None:
+        y_chunks, x_chunks, transform = raster.y_chunks, raster.x_chunks, raster.transform
+    else:
+        y_chunks, x_chunks = tuple(update.grid["y_chunks"]), tuple(update.grid["x_chunks"])
+        transform = Affine(*update.grid["transform"])
+    height, width = sum(y_chunks), sum(x_chunks)
+    factors: tuple[int, ...]
+    if options.overviews == "auto":
+        factors = tuple(auto_factors(height, width, options.blocksize))
+    else:
+        factors = options.overviews or ()
+    return TilePlan(
+        y_chunks=y_chunks,
+        x_chunks=x_chunks,
+        transform=transform,
+        folder=store.root_name,
         group_suffixes=_group_suffixes(len(raster.groups)),
         overviews=factors,
         merged=merged_factors(
-            (sum(raster.y_chunks), sum(raster.x_chunks)),
-            (max(raster.y_chunks), max(raster.x_chunks)),
+            (height, width), (max(y_chunks), max(x_chunks)),
             sum(len(group.bands) * group.dtype.itemsize for group in raster.groups),
             factors,
         ),
     )
-    delayed = write_graph(raster, plan, specs, target, options.mode, prepared=compute)
-    if not compute:
-        return delayed
-    return compute_write(delayed, target, scheduler, num_workers, plan, progress=progress)
 
 
-def _overview_factors(raster: Raster, options: WriteOptions) -> tuple[int, ...]:
-    if options.overviews == "auto":
-        height, width = sum(raster.y_chunks), sum(raster.x_chunks)
-        return tuple(auto_factors(height, width, options.blocksize))
-    return options.overviews or ()
+def _identity(
+    raster: Raster, plan: TilePlan, specs: list[TileSpec], options: WriteOptions,
+    update: Update | None,
+) -> dict[str, Any]:
+    """What this write is (``state.identity``): for resume=True to find it again, and for
+    region updates to check against."""
+    arrays = [array.name for group in raster.groups for array in group.arrays]
+    return state.identity(
+        token=dask.base.tokenize(arrays),
+        mode=options.mode,
+        region=None if update is None else update.region.as_list(),
+        skip_empty=options.skip_empty,
+        grid={
+            "y_chunks": plan.y_chunks, "x_chunks": plan.x_chunks,
+            "transform": tuple(plan.transform)[:6],
+            "crs": None if raster.crs is None else raster.crs.to_wkt(),
+        },
+        tiles={
+            "codec": options.codec.name, "level": options.level,
+            "predictors": [spec.predictor for spec in specs], "blocksize": options.blocksize,
+            "overviews": plan.overviews,
+            "resampling": options.resampling if plan.overviews else None,
+        },
+        bands=[
+            {
+                "dtype": band.dtype.name, "nodata": repr(band.nodata),
+                "description": band.description, "scale": band.scale, "offset": band.offset,
+                "unit": band.unit, "file": list(place),
+            }
+            for band, place in zip(raster.bands, raster.band_order, strict=True)
+        ],
+    )
+
+
+def _covered_tiles(plan: TilePlan, update: Update | None) -> int:
+    if update is None:
+        return len(plan)
+    return len(update.region.rows) * len(update.region.cols)
+
+
+def _work(plan: TilePlan, update: Update | None, kept: frozenset[str], groups: int) -> Work:
+    """The tiles to compute and write (each with the indices of its input block), and
+    those a resumed write already has."""
+    rows = None if update is None else update.region.rows
+    cols = None if update is None else update.region.cols
+    row0, col0 = (0, 0) if update is None else (update.region.rows.start, update.region.cols.start)
+    tiles: list[list[Any]] = [[] for _ in range(groups)]
+    done: list[list[Any]] = [[] for _ in range(groups)]
+    for tile in plan.tiles(rows, cols):
+        for group in range(groups):
+            if plan.filename(tile, group) in kept:
+                done[group].append(tile)
+            else:
+                tiles[group].append((tile, tile.row - row0, tile.col - col0))
+    return Work(tiles, done)
 
 
 def _tile_spec(
-    group: BandGroup, raster: Raster, options: WriteOptions, factors: tuple[int, ...]
+    group: BandGroup, raster: Raster, plan: TilePlan, options: WriteOptions
 ) -> TileSpec:
-    codec, dtype = options.codec, group.dtype
+    codec, dtype, factors = options.codec, group.dtype, plan.overviews
     check_codec_fits(codec, dtype, len(group.bands))
     check_skip_empty(options.skip_empty, group.nodata, _described(group))
     check_predictor_fits(options.predictor, dtype)
@@ -153,10 +344,11 @@ def _tile_spec(
         blocksize=options.blocksize,
         nodata=group.nodata,
         rgb=codec.band_counts is not None and len(group.bands) >= 3,
-        geotags=geotiff_tags(raster.crs, raster.transform, group.nodata, dtype),
+        geotags=geotiff_tags(raster.crs, plan.transform, group.nodata, dtype),
         skip_empty=options.skip_empty,
         overviews=factors,
         resampling=options.resampling,
+        lossless=codec.is_lossless(options.level),
     )
 
 

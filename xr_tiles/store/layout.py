@@ -1,0 +1,86 @@
+"""The names in a mosaic's tiles folder, ``<stem>_tiles/``: which entries are xr_tiles'.
+
+Every write has a folder of its own, ``<write id>/``, holding its tiles (and under
+``overviews/`` its overview files), and while it has not published, a manifest beside it,
+``<write id>.json``. A folder being deleted is first renamed ``.<write id>.deleting``.
+Files are written under a hidden temporary name, ``.<name>.<pid>-<thread>.partial``, and
+renamed into place once whole (object stores: one PUT). Anything else in the folder is
+not xr_tiles' and is never deleted.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import uuid
+from dataclasses import dataclass
+from enum import Enum
+
+WRITE_ID_LENGTH = 12
+MANIFEST_SUFFIX = ".json"
+DELETING_SUFFIX = ".deleting"
+PARTIAL_SUFFIX = ".partial"
+
+_ID = f"[0-9a-f]{{{WRITE_ID_LENGTH}}}"
+_ENTRY = re.compile(
+    rf"(?P<write>{_ID})"
+    rf"|(?P<manifest>{_ID})\{MANIFEST_SUFFIX}"
+    rf"|\.(?P<deleting>{_ID})\{DELETING_SUFFIX}"
+    # a manifest's temporary file, and the abort marker of xr_tiles 0.1 on object stores
+    rf"|\.(?P<partial>{_ID})\{MANIFEST_SUFFIX}\.[0-9a-f-]+\{PARTIAL_SUFFIX}"
+    rf"|(?P<aborted>{_ID})\.aborted"
+)
+_PARTIAL_FILE = re.compile(rf"\..+\.[0-9]+-[0-9]+\{PARTIAL_SUFFIX}")
+
+
+class Kind(Enum):
+    WRITE = "write"  # a write's folder
+    MANIFEST = "manifest"  # an unpublished write's manifest
+    DEBRIS = "debris"  # what a killed write or cleanup left: always deleted
+    FOREIGN = "foreign"  # not xr_tiles': never deleted
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One name in the tiles folder, and which write it belongs to."""
+
+    name: str
+    kind: Kind
+    write_id: str | None = None
+
+
+def classify(name: str) -> Entry:
+    """What the tiles folder's entry ``name`` is."""
+    match = _ENTRY.fullmatch(name)
+    if match is None:
+        return Entry(name, Kind.FOREIGN)
+    group = match.lastgroup
+    kind = {"write": Kind.WRITE, "manifest": Kind.MANIFEST}.get(group or "", Kind.DEBRIS)
+    return Entry(name, kind, match[group or 0])
+
+
+def new_write_id() -> str:
+    return uuid.uuid4().hex[:WRITE_ID_LENGTH]
+
+
+def is_write_id(text: str) -> bool:
+    return re.fullmatch(_ID, text) is not None
+
+
+def manifest_name(write_id: str) -> str:
+    return f"{write_id}{MANIFEST_SUFFIX}"
+
+
+def deleting_name(write_id: str) -> str:
+    return f".{write_id}{DELETING_SUFFIX}"
+
+
+def partial_name(name: str) -> str:
+    """A temporary name for ``name`` no other process or thread uses at the same time."""
+    return f".{name}.{os.getpid()}-{threading.get_ident()}{PARTIAL_SUFFIX}"
+
+
+def is_partial(name: str) -> bool:
+    """A file left half-written in a write's folder (a process died writing it)."""
+    return _PARTIAL_FILE.fullmatch(name) is not None

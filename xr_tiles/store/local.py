@@ -1,0 +1,332 @@
+"""The local disk's primitives for the commit protocol.
+
+Every file is written under a temporary name and renamed into place once whole, so that
+a name is never half a file; the VRT replaces the old one in one ``os.replace`` (or, where
+there is none, appears in one ``os.link``); ``flush`` makes the tiles durable before the
+VRT names them; deletion never follows a symbolic link out of the tiles folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import errno
+import functools
+import os
+import pathlib
+import re
+import shutil
+import stat
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import WriteConflictError
+from ..plan import OVERVIEWS
+from . import lock
+from .layout import (
+    PARTIAL_SUFFIX,
+    WRITE_ID_LENGTH,
+    deleting_name,
+    manifest_name,
+    partial_name,
+)
+from .listing import Listing, listing
+from .manifest import Manifest
+from .writer import Writer
+
+Version = tuple[int, int, int, int]  # device, inode, size, modification time (ns)
+
+
+@dataclass(frozen=True)
+class LocalStore:
+    """A VRT path on the local disk (or a mounted network filesystem) and its tiles
+    folder, ``<stem>_tiles/`` beside it. ``durable``: flush before publishing."""
+
+    vrt: pathlib.Path
+    durable: bool = True
+
+    lockable = True  # its writers take the path's lock
+
+    @property
+    def root_name(self) -> str:
+        """The tiles folder as the VRT names it (relative to the VRT)."""
+        return f"{self.vrt.stem}_tiles"
+
+    @property
+    def root(self) -> pathlib.Path:
+        return self.vrt.with_name(self.root_name)
+
+    @property
+    def result(self) -> pathlib.Path:
+        """What ``to_vrt`` returns: the VRT's path."""
+        return self.vrt
+
+    def where(self, write_id: str | None = None) -> str:
+        """A path for messages: the VRT, or a write's folder."""
+        return str(self.vrt if write_id is None else self.root / write_id)
+
+    @functools.cached_property
+    def _root(self) -> str:
+        # Worked out once, not per tile: pathlib costs microseconds a call.
+        return os.fspath(self.root)
+
+    # --- what is there -----------------------------------------------------------------
+
+    def read_vrt(self) -> tuple[str | None, Version | None]:
+        """The VRT's text and version (None, None when there is none)."""
+        try:
+            with open(self.vrt, "rb") as file:
+                return file.read().decode("utf-8"), _version(os.fstat(file.fileno()))
+        except FileNotFoundError:
+            return None, None
+
+    def vrt_version(self) -> Version | None:
+        try:
+            return _version(os.stat(self.vrt))
+        except FileNotFoundError:
+            return None
+
+    def list_root(self) -> Listing:
+        holder = lock.holder(lock.lock_path(self.vrt))
+        try:
+            with os.scandir(self._root) as scanned:
+                entries = [
+                    (entry.name, entry.is_dir(follow_symlinks=False),
+                     entry.stat(follow_symlinks=False).st_mtime)
+                    for entry in scanned
+                ]
+        except FileNotFoundError:
+            return Listing(holder=holder)
+        except NotADirectoryError:
+            return Listing(foreign=(self.root_name,), holder=holder)
+        return listing(entries, self._read_manifest, holder)
+
+    def files(self, write_id: str) -> set[str]:
+        """The names of the files in a write's folder (``overviews/`` ones with it)."""
+        folder = os.path.join(self._root, write_id)
+        names: set[str] = set()
+        for name, is_folder in _entries(folder):
+            if is_folder and name == OVERVIEWS:
+                names.update(f"{OVERVIEWS}/{inner}" for inner, _ in _entries(f"{folder}/{name}"))
+            elif not is_folder:
+                names.add(name)
+        return names
+
+    def size(self, write_id: str, name: str) -> int:
+        return os.lstat(os.path.join(self._root, write_id, name)).st_size
+
+    def read(self, write_id: str, name: str) -> bytes:
+        with open(os.path.join(self._root, write_id, name), "rb") as file:
+            return file.read()
+
+    def holder(self) -> lock.Holder | None:
+        return lock.holder(lock.lock_path(self.vrt))
+
+    # --- writing -------------------------------------------------------------------------
+
+    def lock(self, write_id: str, writer: Writer) -> lock.PathLock:
+        self.vrt.parent.mkdir(parents=True, exist_ok=True)
+        return lock.acquire(lock.lock_path(self.vrt), write_id, writer)
+
+    def put_manifest(self, manifest: Manifest) -> None:
+        os.makedirs(self._root, exist_ok=True)
+        _put(os.path.join(self._root, manifest_name(manifest.write_id)), manifest.to_bytes())
+
+    def make_folder(self, write_id: str) -> None:
+        with contextlib.suppress(FileExistsError):  # a resumed write's
+            os.mkdir(os.path.join(self._root, write_id))
+
+    def put(self, write_id: str, name: str, data: bytes, *, fsync: bool = False) -> int:
+        """Put a file in a write's folder, visible only once whole. The folder's
+        ``overviews/`` is made on first use; the folder itself never is: a task of a
+        write whose folder is gone fails rather than bring it back."""
+        path = os.path.join(self._root, write_id, name)
+        try:
+            return _put(path, data, fsync=fsync)
+        except FileNotFoundError:
+            if not name.startswith(f"{OVERVIEWS}/"):
+                raise
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(os.path.dirname(path))
+        return _put(path, data, fsync=fsync)
+
+    def flush(self, write_id: str) -> None:
+        """Make a write's files, their names and its folders durable: one ``syncfs`` of
+        the filesystem (where there is none, ``sync``), then the folders' own entries
+        (which tiles written on other hosts of a network filesystem need)."""
+        if not self.durable:
+            return
+        _syncfs(self._root)
+        folder = os.path.join(self._root, write_id)
+        for path in (os.path.join(folder, OVERVIEWS), folder, self._root):
+            with contextlib.suppress(FileNotFoundError):
+                _fsync_folder(path)
+
+    def publish(self, text: str, write_id: str, expected: Version | None) -> None:
+        """Make ``text`` the VRT in one step, if the VRT is still at version ``expected``
+        (None: still absent); else raise ``WriteConflictError``, changing nothing.
+
+        The caller holds the path's lock, so that no other xr_tiles write publishes
+        between the check and the step.
+        """
+        partial = self.vrt.with_name(f".{self.vrt.name}.{write_id}{PARTIAL_SUFFIX}")
+        _put_plain(os.fspath(partial), text.encode("utf-8"), fsync=self.durable)
+        try:
+            if self.vrt_version() != expected:
+                raise WriteConflictError(
+                    f"{self.vrt} was changed by another writer since this write began; "
+                    "nothing was published"
+                )
+            if expected is None:
+                _link_exclusive(partial, self.vrt)
+            else:
+                os.replace(partial, self.vrt)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(partial)
+        if self.durable:
+            _fsync_folder(os.fspath(self.vrt.parent))
+
+    # --- deleting -----------------------------------------------------------------------
+
+    def delete_write(self, write_id: str) -> None:
+        """Delete a write's folder. It is renamed first, so that tasks of its write still
+        running cannot add files to it while it is deleted."""
+        folder = os.path.join(self._root, write_id)
+        deleting = os.path.join(self._root, deleting_name(write_id))
+        try:
+            os.rename(folder, deleting)
+        except FileNotFoundError:
+            return
+        _remove(deleting)
+
+    def delete_files(self, write_id: str, names: set[str]) -> None:
+        folder = os.path.join(self._root, write_id)
+        for name in sorted(names):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(folder, name))
+        if any(name.startswith(f"{OVERVIEWS}/") for name in names):
+            with contextlib.suppress(OSError):  # not empty: a level is still named
+                os.rmdir(os.path.join(folder, OVERVIEWS))
+
+    def delete_manifest(self, write_id: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(os.path.join(self._root, manifest_name(write_id)))
+
+    def delete_debris(self, name: str) -> None:
+        _remove(os.path.join(self._root, name))
+
+    def delete_partial_vrts(self) -> None:
+        """VRTs a killed write did not publish (the caller holds the lock: none is
+        being written)."""
+        partial = re.compile(
+            rf"\.{re.escape(self.vrt.name)}\.[0-9a-f]{{{WRITE_ID_LENGTH}}}{re.escape(PARTIAL_SUFFIX)}"
+        )
+        for name, _ in _entries(os.fspath(self.vrt.parent)):
+            if partial.fullmatch(name):
+                _remove(os.fspath(self.vrt.parent / name))
+
+    def _read_manifest(self, name: str) -> bytes | None:
+        try:
+            with open(os.path.join(self._root, name), "rb") as file:
+                return file.read()
+        except FileNotFoundError:
+            return None
+
+
+def _version(status: os.stat_result) -> Version:
+    return (status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns)
+
+
+def _entries(folder: str) -> list[tuple[str, bool]]:
+    try:
+        with os.scandir(folder) as scanned:
+            return [(entry.name, entry.is_dir(follow_symlinks=False)) for entry in scanned]
+    except FileNotFoundError:
+        return []
+
+
+def _put(path: str, data: bytes, *, fsync: bool = False) -> int:
+    """Write ``path`` under a temporary name, then rename it into place."""
+    folder, name = os.path.split(path)
+    partial = os.path.join(folder, partial_name(name))
+    _put_plain(partial, data, fsync=fsync)
+    try:
+        os.rename(partial, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(partial)
+        raise
+    return len(data)
+
+
+def _put_plain(path: str, data: bytes, *, fsync: bool) -> None:
+    """Write ``path``; on any failure (a full disk, a size limit) remove what was written."""
+    try:
+        with open(path, "wb") as file:
+            file.write(data)
+            if fsync:
+                file.flush()
+                os.fsync(file.fileno())
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        raise
+
+
+def _link_exclusive(source: pathlib.Path, target: pathlib.Path) -> None:
+    """Create ``target`` as ``source``, failing if it exists (no check-then-act race)."""
+    try:
+        os.link(source, target)
+    except FileExistsError:
+        raise WriteConflictError(
+            f"{target} was created by another writer since this write began; nothing was "
+            "published"
+        ) from None
+    except OSError as error:
+        if error.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP):
+            raise
+        os.rename(source, target)  # a filesystem without hard links
+
+
+def _remove(path: str) -> None:
+    """Delete ``path``; a folder with what is in it, never through a symbolic link."""
+    try:
+        status = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(status.st_mode):
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        os.unlink(path)
+
+
+def _fsync_folder(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@functools.cache
+def _libc() -> Any:
+    name = ctypes.util.find_library("c")
+    return ctypes.CDLL(name, use_errno=True) if name else None
+
+
+def _syncfs(path: str) -> None:
+    """Flush every dirty page of ``path``'s filesystem (Linux' ``syncfs``; else ``sync``)."""
+    libc = _libc()
+    if libc is None or not hasattr(libc, "syncfs"):
+        os.sync()
+        return
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        if libc.syncfs(fd) != 0:
+            code = ctypes.get_errno()
+            raise OSError(code, os.strerror(code), path)
+    finally:
+        os.close(fd)
+
