@@ -5,12 +5,18 @@ from __future__ import annotations
 import os
 import pathlib
 import re
+import socket
+import subprocess
+import sys
+import time
+import uuid
 import warnings
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import fsspec
 import numpy as np
 import pytest
 import rasterio
@@ -162,6 +168,89 @@ def assert_only_referenced(vrt: pathlib.Path, *others: pathlib.Path) -> None:
     )
     for folder in (p for p in vrt.parent.rglob("*") if p.is_dir()):
         assert any(folder in file.parents for file in expected), f"{folder} is left empty"
+
+
+def store_referenced(fs: Any, vrt: str) -> set[str]:
+    """``referenced_files`` on an fsspec store: the keys a VRT names, recursively."""
+    found: set[str] = set()
+    for element in ET.fromstring(fs.cat_file(vrt)).iter("SourceFilename"):
+        key = os.path.normpath(f"{os.path.dirname(vrt)}/{element.text}")
+        if key not in found:
+            found.add(key)
+            if key.endswith(".vrt"):
+                found |= store_referenced(fs, key)
+    return found
+
+
+def assert_store_only_referenced(fs: Any, vrt: str) -> None:
+    """Under the VRT's prefix: the VRT and the objects it names, nothing else."""
+    fs.invalidate_cache()
+    keys = {key.lstrip("/") for key in fs.find(os.path.dirname(vrt))}
+    expected = {key.lstrip("/") for key in {vrt, *store_referenced(fs, vrt)}}
+    assert keys == expected, f"not named: {sorted(keys - expected)}; missing: {sorted(expected - keys)}"
+
+
+# --------------------------------------------------------------------------- S3 (moto)
+
+
+CREDENTIALS = {"key": "testing", "secret": "testing"}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint():
+    """moto's S3 server in its own process (GDAL, reading in this one, holds the GIL)."""
+    pytest.importorskip("s3fs")
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+        except OSError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                server.kill()
+                raise RuntimeError("moto's S3 server did not start") from None
+            time.sleep(0.1)
+    yield endpoint
+    server.terminate()
+    server.wait(timeout=10)
+
+
+@pytest.fixture
+def bucket(s3_endpoint, gdal_s3_settings):
+    """A fresh bucket; its storage_options; and the filesystem, as a test would see it.
+    GDAL is set up to read it."""
+    options = {"endpoint_url": s3_endpoint, **CREDENTIALS}
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    fs = fsspec.filesystem("s3", **options, skip_instance_cache=True)
+    fs.mkdir(name)
+    return name, options, fs
+
+
+@pytest.fixture
+def gdal_s3_settings(monkeypatch, s3_endpoint):
+    """What GDAL's /vsis3/ needs for the loopback server, in the environment (rasterio
+    leaves AWS credentials to it)."""
+    settings = {
+        "AWS_S3_ENDPOINT": s3_endpoint.removeprefix("http://"), "AWS_HTTPS": "NO",
+        "AWS_VIRTUAL_HOSTING": "FALSE", "AWS_ACCESS_KEY_ID": CREDENTIALS["key"],
+        "AWS_SECRET_ACCESS_KEY": CREDENTIALS["secret"], "AWS_REGION": "us-east-1",
+        # Tests read a URL again after writing it anew: no cached bytes or listings.
+        "CPL_VSIL_CURL_NON_CACHED": "/vsis3/",
+    }
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
 
 
 @pytest.fixture

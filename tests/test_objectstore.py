@@ -6,10 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
-import subprocess
-import sys
-import time
 import uuid
 import xml.etree.ElementTree as ET
 from typing import ClassVar
@@ -22,65 +18,6 @@ import rasterio
 
 import xr_tiles
 from conftest import expected_bands, make_raster, read_with_gdal
-
-CREDENTIALS = {"key": "testing", "secret": "testing"}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint():
-    """moto's S3 server in its own process (GDAL, reading in this one, holds the GIL)."""
-    pytest.importorskip("s3fs")
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-        except OSError:
-            if time.monotonic() > deadline or server.poll() is not None:
-                server.kill()
-                raise RuntimeError("moto's S3 server did not start") from None
-            time.sleep(0.1)
-    yield endpoint
-    server.terminate()
-    server.wait(timeout=10)
-
-
-@pytest.fixture
-def bucket(s3_endpoint, gdal_s3_settings):
-    """A fresh bucket; its storage_options; and the filesystem, as a test would see it.
-    GDAL is set up to read it."""
-    options = {"endpoint_url": s3_endpoint, **CREDENTIALS}
-    name = f"test-{uuid.uuid4().hex[:12]}"
-    fs = fsspec.filesystem("s3", **options, skip_instance_cache=True)
-    fs.mkdir(name)
-    return name, options, fs
-
-
-@pytest.fixture
-def gdal_s3_settings(monkeypatch, s3_endpoint):
-    """What GDAL's /vsis3/ needs for the loopback server, in the environment (rasterio
-    leaves AWS credentials to it)."""
-    settings = {
-        "AWS_S3_ENDPOINT": s3_endpoint.removeprefix("http://"), "AWS_HTTPS": "NO",
-        "AWS_VIRTUAL_HOSTING": "FALSE", "AWS_ACCESS_KEY_ID": CREDENTIALS["key"],
-        "AWS_SECRET_ACCESS_KEY": CREDENTIALS["secret"], "AWS_REGION": "us-east-1",
-        # Tests read a URL again after writing it anew: no cached bytes or listings.
-        "CPL_VSIL_CURL_NON_CACHED": "/vsis3/",
-    }
-    for name, value in settings.items():
-        monkeypatch.setenv(name, value)
 
 
 def read_s3(url: str):

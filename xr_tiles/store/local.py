@@ -126,11 +126,13 @@ class LocalStore:
     # --- writing -------------------------------------------------------------------------
 
     def lock(self, write_id: str, writer: Writer) -> lock.PathLock:
-        self.vrt.parent.mkdir(parents=True, exist_ok=True)
+        if not self.vrt.parent.is_dir():
+            self.vrt.parent.mkdir(parents=True, exist_ok=True)
         return lock.acquire(lock.lock_path(self.vrt), write_id, writer)
 
     def put_manifest(self, manifest: Manifest) -> None:
-        os.makedirs(self._root, exist_ok=True)
+        if not os.path.isdir(self._root):
+            os.makedirs(self._root, exist_ok=True)
         _put(os.path.join(self._root, manifest_name(manifest.write_id)), manifest.to_bytes())
 
     def make_folder(self, write_id: str) -> None:
@@ -142,13 +144,9 @@ class LocalStore:
         ``overviews/`` is made on first use; the folder itself never is: a task of a
         write whose folder is gone fails rather than bring it back."""
         path = os.path.join(self._root, write_id, name)
-        try:
-            return _put(path, data, fsync=fsync)
-        except FileNotFoundError:
-            if not name.startswith(f"{OVERVIEWS}/"):
-                raise
-        with contextlib.suppress(FileExistsError):
-            os.mkdir(os.path.dirname(path))
+        if name.startswith(f"{OVERVIEWS}/") and not os.path.isdir(os.path.dirname(path)):
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(os.path.dirname(path))
         return _put(path, data, fsync=fsync)
 
     def flush(self, write_id: str) -> None:
@@ -180,11 +178,13 @@ class LocalStore:
                 )
             if expected is None:
                 _link_exclusive(partial, self.vrt)
+                os.unlink(partial)
             else:
                 os.replace(partial, self.vrt)
-        finally:
+        except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(partial)
+            raise
         if self.durable:
             _fsync_folder(os.fspath(self.vrt.parent))
 
@@ -206,9 +206,8 @@ class LocalStore:
         for name in sorted(names):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(os.path.join(folder, name))
-        if any(name.startswith(f"{OVERVIEWS}/") for name in names):
-            with contextlib.suppress(OSError):  # not empty: a level is still named
-                os.rmdir(os.path.join(folder, OVERVIEWS))
+        with contextlib.suppress(OSError):  # not empty (a level is still named), or none
+            os.rmdir(os.path.join(folder, OVERVIEWS))
 
     def delete_manifest(self, write_id: str) -> None:
         with contextlib.suppress(FileNotFoundError):
@@ -263,8 +262,9 @@ def _put(path: str, data: bytes, *, fsync: bool = False) -> int:
 
 def _put_plain(path: str, data: bytes, *, fsync: bool) -> None:
     """Write ``path``; on any failure (a full disk, a size limit) remove what was written."""
+    file = open(path, "wb")  # noqa: SIM115 - closed below, and removed if not whole
     try:
-        with open(path, "wb") as file:
+        with file:
             file.write(data)
             if fsync:
                 file.flush()

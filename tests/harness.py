@@ -1,0 +1,281 @@
+"""Writes in child processes that die at a chosen point: the machinery of the crash-point,
+fault and resume tests.
+
+A *zygote* process imports xr_tiles and everything it needs once, then forks one child
+per write it is asked for (fork takes milliseconds, a fresh interpreter a second). The
+child counts the write's mutations and kills itself with SIGKILL right after the k-th:
+
+- on local disk, Python's audit events of the write's folder: a file opened for writing,
+  a rename or replace, an unlink, a mkdir or rmdir, a link (``shutil.rmtree`` raises one
+  per file and folder it deletes); the child dies when the (k+1)-th is about to happen,
+  which is the state right after the k-th;
+- on an S3 server, each PUT and DELETE request the server has answered (botocore's
+  ``after-call`` events), the child dying right after the k-th answer.
+
+Nothing is mocked: the files, the S3 server, GDAL and dask are real, and so is the kill.
+A run with no kill reports every mutation, to know how many points there are.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+TESTS = pathlib.Path(__file__).resolve().parent
+REPOSITORY = TESTS.parent
+WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+LOCAL_EVENTS = {"open", "os.rename", "os.remove", "os.mkdir", "os.rmdir", "os.link",
+                "os.symlink", "os.truncate"}
+S3_MUTATIONS = ("PutObject", "DeleteObject", "DeleteObjects", "CopyObject",
+                "CompleteMultipartUpload")
+
+
+# --------------------------------------------------------------------------- the writes
+
+
+@dataclass(frozen=True)
+class Write:
+    """One write, as a child runs it: ``seed`` makes the data, ``region`` the part of it
+    a region update writes (pixels, y then x)."""
+
+    path: str  # a local path, or an s3:// URL
+    seed: int
+    mode: str = "w"
+    region: tuple[tuple[int, int], tuple[int, int]] | None = None
+    resume: bool = False
+    overviews: tuple[int, ...] | None = None
+    shape: tuple[int, int] = (512, 768)
+    chunks: int = 256
+    storage_options: dict[str, Any] = field(default_factory=dict)
+
+    def data(self) -> Any:
+        """The input: the whole raster of ``seed``, or its region."""
+        from conftest import make_raster
+
+        array = make_raster(self.shape, "float32", chunks=self.chunks, seed=self.seed,
+                            nodata=-9999.0)
+        if self.region is None:
+            return array
+        (y0, y1), (x0, x1) = self.region
+        return array.isel(y=slice(y0, y1), x=slice(x0, x1))
+
+    def run(self, **changes: Any) -> Any:
+        options = {
+            "mode": self.mode, "resume": self.resume, "overviews": self.overviews,
+            "scheduler": "synchronous", **changes,
+        }
+        if self.region is not None and options["mode"] == "r+":
+            options["region"] = "auto"
+        if self.storage_options:
+            options["storage_options"] = self.storage_options
+        return self.data().tiles.to_vrt(self.path, **options)
+
+    def as_json(self) -> dict[str, Any]:
+        return {**self.__dict__}
+
+    @classmethod
+    def from_json(cls, items: dict[str, Any]) -> Write:
+        region = items.get("region")
+        items = {
+            **items,
+            "region": None if region is None else tuple(tuple(span) for span in region),
+            "overviews": None if items.get("overviews") is None else tuple(items["overviews"]),
+            "shape": tuple(items["shape"]),
+        }
+        return cls(**items)
+
+
+# --------------------------------------------------------------------------- the zygote
+
+
+class Zygote:
+    """A process that forks a child for each write; ``run`` waits for the child's end."""
+
+    def __init__(self) -> None:
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPOSITORY), str(TESTS)])}
+        self._process = subprocess.Popen(
+            [sys.executable, "-c", "import harness; harness.zygote()"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, cwd=TESTS,
+        )
+
+    def run(self, write: Write, *, kill_after: int | None, report: pathlib.Path,
+            kind: str = "local", root: str | None = None) -> dict[str, Any]:
+        """Run ``write`` in a child killed right after its ``kill_after``-th mutation of
+        ``root`` (None: never); return how it ended and, from ``report``, what it did."""
+        request = {"write": write.as_json(), "kill_after": kill_after, "report": str(report),
+                   "kind": kind, "root": root or str(pathlib.Path(write.path).parent)}
+        assert self._process.stdin is not None
+        assert self._process.stdout is not None
+        self._process.stdin.write(json.dumps(request) + "\n")
+        self._process.stdin.flush()
+        reply = json.loads(self._process.stdout.readline())
+        if report.exists():
+            reply.update(json.loads(report.read_text()))
+        return reply
+
+    def close(self) -> None:
+        for pipe in (self._process.stdin, self._process.stdout):
+            if pipe is not None:
+                pipe.close()
+        self._process.wait(timeout=30)
+
+
+def zygote() -> None:
+    """The zygote's loop: one JSON request a line, one JSON reply a line."""
+    import dask.array  # noqa: F401  (imported once, before any fork)
+    import fsspec  # noqa: F401
+    import rasterio  # noqa: F401
+
+    import conftest  # noqa: F401
+    import xr_tiles  # noqa: F401
+
+    # A first write, so that what is set up on first use (PROJ's database, GDAL's
+    # drivers, the codecs) is set up once, not in every child.
+    with tempfile.TemporaryDirectory() as folder:
+        Write(f"{folder}/warm-up.vrt", seed=0, overviews=(2, 4)).run()
+    for line in sys.stdin:
+        request = json.loads(line)
+        child = os.fork()
+        if child == 0:
+            os._exit(_child(request))
+        _, status = os.waitpid(child, 0)
+        reply = {"killed": os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL,
+                 "code": os.waitstatus_to_exitcode(status)}
+        print(json.dumps(reply), flush=True)
+
+
+def _child(request: dict[str, Any]) -> int:
+    write = Write.from_json(request["write"])
+    counter = Mutations(request["root"], request["kill_after"], pathlib.Path(request["report"]))
+    try:
+        if request["kind"] == "s3":
+            counter.watch_s3(write.storage_options)
+        else:
+            sys.addaudithook(counter.audit)
+        try:
+            result = {"result": str(write.run())}
+        except Exception as error:  # noqa: BLE001 - reported to the test
+            result = {"error": type(error).__name__, "message": str(error),
+                      "notes": getattr(error, "__notes__", [])}
+        counter.done(result)
+        return 0
+    except BaseException:  # noqa: BLE001 - a child must end here, whatever happens
+        traceback.print_exc()
+        return 1
+
+
+class Mutations:
+    """Counts a write's mutations, and kills the process right after the ``kill_after``-th."""
+
+    def __init__(self, root: str, kill_after: int | None, report: pathlib.Path) -> None:
+        self.root, self.kill_after, self.report = root, kill_after, report
+        self.events: list[str] = []
+        self._inside = False
+        self._key = ""
+
+    def audit(self, event: str, args: tuple[Any, ...]) -> None:
+        if event in LOCAL_EVENTS and not self._inside and self._is_mutation(event, args):
+            self._count(f"{event} {self._path(args[0])}")
+
+    def watch_s3(self, storage_options: dict[str, Any]) -> None:
+        import fsspec
+
+        fs = fsspec.filesystem("s3", **storage_options)  # the instance the write will use
+        fs.connect()
+        for operation in S3_MUTATIONS:
+            fs.s3.meta.events.register(f"before-call.s3.{operation}", self._before_call)
+            fs.s3.meta.events.register(f"after-call.s3.{operation}", self._after_call)
+
+    def done(self, result: dict[str, Any]) -> None:
+        self._inside = True
+        self.report.write_text(json.dumps({"mutations": self.events, **result}))
+
+    def _before_call(self, model: Any, params: dict[str, Any], **_: Any) -> None:
+        self._key = str(params.get("url_path", ""))  # the request: /bucket/key
+
+    def _after_call(self, model: Any, **_: Any) -> None:
+        """Right after the server answered the request: kill after the kill_after-th."""
+        self.events.append(f"{model.name} {self._key}")
+        if self.kill_after is not None and len(self.events) == self.kill_after:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    def _count(self, description: str) -> None:
+        if self.kill_after is not None and len(self.events) == self.kill_after:
+            os.kill(os.getpid(), signal.SIGKILL)  # right after the kill_after-th
+        self.events.append(description)
+
+    def _is_mutation(self, event: str, args: tuple[Any, ...]) -> bool:
+        if event == "open":
+            path, mode, flags = args
+            writes = (mode is not None and any(c in mode for c in "wax+")) or (
+                mode is None and isinstance(flags, int) and flags & WRITE_FLAGS
+            )
+            return bool(writes) and self._ours(path, None)
+        dir_fd = args[-1] if event in ("os.remove", "os.mkdir", "os.rmdir") else None
+        return self._ours(args[0], dir_fd)
+
+    def _ours(self, path: Any, dir_fd: int | None) -> bool:
+        if isinstance(path, int):
+            return False
+        # Relative to a folder's descriptor: shutil.rmtree deleting one of the write's.
+        return dir_fd is not None or os.fsdecode(path).startswith(self.root)
+
+    def _path(self, path: Any) -> str:
+        text = os.fsdecode(path) if not isinstance(path, int) else str(path)
+        return text.removeprefix(self.root).lstrip("/")
+
+
+# --------------------------------------------------------------------------- oracles
+
+
+def fingerprint(path: str) -> tuple[Any, ...]:
+    """What GDAL reads: grid, bands, every pixel of the raster and of each overview
+    level. Raises where GDAL cannot read it."""
+    import numpy as np
+    import rasterio
+
+    with rasterio.open(path) as dataset:
+        levels = len(dataset.overviews(1))
+        parts: list[Any] = [dataset.shape, tuple(dataset.transform), str(dataset.crs),
+                            dataset.nodatavals, dataset.dtypes, dataset.overviews(1),
+                            dataset.read().tobytes()]
+    for level in range(levels):
+        with rasterio.open(path, OVERVIEW_LEVEL=level) as overview:
+            parts.append(np.asarray(overview.read()).tobytes())
+    return tuple(parts)
+
+
+def outcome(
+    path: str, references: dict[str, tuple[Any, ...] | None],
+    exists: Callable[[], bool] | None = None,
+) -> str:
+    """Which of ``references`` (by name: "old", "new") GDAL reads at ``path``;
+    "absent" where there is no VRT (``exists``: whether there is, for a /vsi path);
+    "corrupt" where GDAL cannot read it or reads any other pixels."""
+    if not (os.path.exists(path) if exists is None else exists()):
+        return "absent"
+    try:
+        found = fingerprint(path)
+    except Exception:  # noqa: BLE001 - any error reading is a corrupt output
+        return "corrupt"
+    matches = [name for name, reference in references.items() if reference == found]
+    return matches[0] if matches else "corrupt"
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True

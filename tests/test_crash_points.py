@@ -1,0 +1,245 @@
+"""Crash safety, proven as SQLite proves its commits: a write in a child process kills
+itself (SIGKILL) right after its k-th mutation, for every k until it completes.
+
+After each point, GDAL must read exactly the old output or exactly the new one (never no
+VRT where there was one, never a mix, never an unreadable file), and the next write (one
+that resumes, or one that starts over, alternately) must publish the new output and leave
+exactly the files its VRT names. Scenarios: a first write (``w-``), a replacement
+(``w``), a region update (``r+``) and a resumed write, each with and without overviews
+(one level a mosaic of the tiles' levels, one a whole-raster GeoTIFF); on local disk and
+on an S3 server (moto, on loopback), where the points are its PUTs and DELETEs.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import pathlib
+import shutil
+from typing import Any
+
+import pytest
+from harness import Write, Zygote, fingerprint, outcome
+
+import xr_tiles
+from conftest import assert_only_referenced, assert_store_only_referenced
+
+OVERVIEWS = [pytest.param(None, id="no-overviews"), pytest.param((2, 4), id="overviews")]
+SCENARIOS = ["fresh", "replace", "region", "resume"]
+REGION = ((256, 512), (256, 768))  # the last row of tiles, but its first tile
+
+
+@pytest.fixture(scope="module")
+def zygote():
+    process = Zygote()
+    yield process
+    process.close()
+
+
+def old_write(path: pathlib.Path | str, overviews: Any, **options: Any) -> Write:
+    return Write(str(path), seed=0, mode="w-", overviews=overviews, **options)
+
+
+def new_write(scenario: str, path: pathlib.Path | str, overviews: Any, **options: Any) -> Write:
+    """The write each scenario kills: of seed 1, whole or the region's part."""
+    if scenario == "fresh":
+        return Write(str(path), seed=1, mode="w-", overviews=overviews, **options)
+    if scenario == "region":
+        return Write(str(path), seed=1, mode="r+", region=REGION, overviews=overviews, **options)
+    return Write(str(path), seed=1, mode="w", resume=scenario == "resume",
+                 overviews=overviews, **options)
+
+
+def prepared(
+    scenario: str, folder: pathlib.Path, overviews: Any, zygote: Zygote
+) -> pathlib.Path:
+    """The folder a scenario's write starts from: the old output, if any, and for a
+    resumed write the tiles of the write it resumes, killed half way through its tiles."""
+    vrt = folder / "mosaic.vrt"
+    if scenario != "fresh":
+        old_write(vrt, overviews).run()
+    if scenario == "resume":
+        interrupted = new_write("replace", vrt, overviews)
+        report = folder.parent / f"{folder.name}-count.json"
+        counted = zygote.run(interrupted, kill_after=None, report=report, root=str(folder))
+        # Count it in a copy, then kill the real one after half its tiles.
+        shutil.rmtree(folder)
+        old_write(vrt, overviews).run()
+        tiles = [i for i, event in enumerate(counted["mutations"])
+                 if event.startswith("os.rename") and "/.r" in event]
+        half = tiles[len(tiles) // 2 - 1] + 1
+        reply = zygote.run(interrupted, kill_after=half, report=report, root=str(folder))
+        assert reply["killed"]
+    return vrt
+
+
+def references(scenario: str, folder: pathlib.Path, overviews: Any) -> dict[str, Any]:
+    """What GDAL reads of the old and of the new output, each written cleanly."""
+    old_vrt, new_vrt = folder / "old" / "mosaic.vrt", folder / "new" / "mosaic.vrt"
+    old: tuple[Any, ...] | None = None
+    if scenario != "fresh":
+        old_write(old_vrt, overviews).run()
+        old = fingerprint(str(old_vrt))
+        old_write(new_vrt, overviews).run()
+    new_write(scenario, new_vrt, overviews).run(resume=False)
+    return {"old": old, "new": fingerprint(str(new_vrt))}
+
+
+def follow_up(scenario: str, vrt: pathlib.Path, overviews: Any, point: int) -> None:
+    """After a crash, the next write: alternately one that resumes and one that starts
+    over (a region update without resume=True starts the region over)."""
+    write = new_write(scenario, vrt, overviews)
+    if point % 2 == 0:
+        write.run(resume=True)
+    else:
+        write.run(resume=False, mode="w" if scenario == "fresh" else write.mode)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("overviews", OVERVIEWS)
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_a_write_killed_after_any_mutation_loses_nothing(scenario, overviews, zygote, tmp_path):
+    expected = references(scenario, tmp_path / "references", overviews)
+    template = tmp_path / "template"
+    template.mkdir()
+    prepared(scenario, template, overviews, zygote)
+
+    counting = tmp_path / "counting"
+    shutil.copytree(template, counting, symlinks=True)
+    complete = zygote.run(new_write(scenario, counting / "mosaic.vrt", overviews),
+                          kill_after=None, report=tmp_path / "count.json", root=str(counting))
+    assert "error" not in complete, complete.get("message")
+    assert outcome(str(counting / "mosaic.vrt"), expected) == "new"
+    mutations = complete["mutations"]
+    assert len(mutations) > 10
+
+    seen: collections.Counter[str] = collections.Counter()
+    for point in range(len(mutations)):
+        case = tmp_path / f"point-{point}"
+        shutil.copytree(template, case, symlinks=True)
+        vrt = case / "mosaic.vrt"
+        reply = zygote.run(new_write(scenario, vrt, overviews), kill_after=point,
+                           report=tmp_path / f"point-{point}.json", root=str(case))
+        assert reply["killed"], (point, reply)
+        found = outcome(str(vrt), expected)
+        seen[found] += 1
+        after = mutations[point - 1] if point else "nothing"
+        allowed = {"new", "absent"} if scenario == "fresh" else {"old", "new"}
+        assert found in allowed, f"killed right after {after!r}: a reader saw {found}"
+        follow_up(scenario, vrt, overviews, point)
+        assert outcome(str(vrt), expected) == "new", f"after the kill after {after!r}"
+        assert_only_referenced(vrt)
+        shutil.rmtree(case)
+    summary = {"scenario": scenario, "overviews": overviews is not None, "points": len(mutations),
+               **dict(seen)}
+    (tmp_path.parent / f"crash-{scenario}-{overviews is not None}.json").write_text(json.dumps(summary))
+    assert seen["new"] >= 1
+    assert seen["old" if scenario != "fresh" else "absent"] >= 1
+
+
+def test_the_mutations_counted_are_the_write_s_own(zygote, tmp_path):
+    """The harness sees every kind of mutation a replacement makes, and only in its folder."""
+    vrt = tmp_path / "out" / "mosaic.vrt"
+    old_write(vrt, (2, 4)).run()
+    reply = zygote.run(new_write("replace", vrt, (2, 4)), kill_after=None,
+                       report=tmp_path / "count.json", root=str(vrt.parent))
+    kinds = {event.split()[0] for event in reply["mutations"]}
+    assert kinds == {"open", "os.rename", "os.remove", "os.mkdir", "os.rmdir"}
+    # Paths in the output's folder; bare names are shutil.rmtree's, relative to the
+    # folder it deletes.
+    paths = [event.split(" ", 1)[1] for event in reply["mutations"]]
+    assert all(path.startswith(("mosaic", ".mosaic")) or "/" not in path for path in paths)
+    assert sum(1 for event in reply["mutations"] if "/.r" in event) == 12  # 6 tiles, 2 each
+
+
+# --------------------------------------------------------------------------- S3
+
+
+def copy_prefix(fs: Any, source: str, target: str) -> None:
+    fs.invalidate_cache()
+    for key in fs.find(source):
+        fs.copy(key, f"{target}{key[len(source):]}")
+
+
+def s3_prepared(scenario: str, fs: Any, bucket: str, options: dict, zygote: Zygote,
+                tmp_path: pathlib.Path) -> str:
+    """``prepared`` on S3: the prefix a scenario's write starts from."""
+    template = f"{bucket}/template"
+    if scenario != "fresh":
+        old_write(f"s3://{template}/mosaic.vrt", OVERVIEWS_S3, storage_options=options).run()
+    if scenario == "resume":
+        copy_prefix(fs, template, f"{bucket}/interrupted-count")
+        interrupted = new_write("replace", f"s3://{bucket}/interrupted-count/mosaic.vrt",
+                                OVERVIEWS_S3, storage_options=options)
+        counted = zygote.run(interrupted, kill_after=None, report=tmp_path / "interrupted.json",
+                             kind="s3")
+        assert "error" not in counted, counted.get("message")
+        tiles = [i for i, event in enumerate(counted["mutations"])
+                 if event.startswith("PutObject") and "/r" in event]
+        interrupted = new_write("replace", f"s3://{template}/mosaic.vrt", OVERVIEWS_S3,
+                                storage_options=options)
+        reply = zygote.run(interrupted, kill_after=tiles[len(tiles) // 2 - 1] + 1,
+                           report=tmp_path / "interrupted.json", kind="s3")
+        assert reply["killed"]
+    return template
+
+
+OVERVIEWS_S3 = (2, 4)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_an_s3_write_killed_after_any_put_or_delete_loses_nothing(
+    scenario, zygote, bucket, tmp_path
+):
+    name, options, fs = bucket
+
+    def write(prefix: str) -> Write:
+        return new_write(scenario, f"s3://{name}/{prefix}/mosaic.vrt", OVERVIEWS_S3,
+                         storage_options=options)
+
+    def read(prefix: str) -> str:
+        def exists() -> bool:
+            fs.invalidate_cache()
+            return bool(fs.exists(f"{name}/{prefix}/mosaic.vrt"))
+
+        return outcome(xr_tiles.gdal_path(f"s3://{name}/{prefix}/mosaic.vrt"), expected, exists)
+
+    expected: dict[str, Any] = {"old": None}
+    if scenario != "fresh":
+        old_write(f"s3://{name}/old/mosaic.vrt", OVERVIEWS_S3, storage_options=options).run()
+        expected["old"] = fingerprint(xr_tiles.gdal_path(f"s3://{name}/old/mosaic.vrt"))
+        old_write(f"s3://{name}/new/mosaic.vrt", OVERVIEWS_S3, storage_options=options).run()
+    write("new").run(resume=False)
+    expected["new"] = fingerprint(xr_tiles.gdal_path(f"s3://{name}/new/mosaic.vrt"))
+
+    template = s3_prepared(scenario, fs, name, options, zygote, tmp_path)
+    copy_prefix(fs, template, f"{name}/counting")
+    complete = zygote.run(write("counting"), kill_after=None, report=tmp_path / "count.json",
+                          kind="s3")
+    assert "error" not in complete, complete.get("message")
+    assert read("counting") == "new"
+    mutations = complete["mutations"]
+    assert len(mutations) > 5
+
+    seen: collections.Counter[str] = collections.Counter()
+    for point in range(1, len(mutations)):
+        prefix = f"point-{point}"
+        copy_prefix(fs, template, f"{name}/{prefix}")
+        reply = zygote.run(write(prefix), kill_after=point, report=tmp_path / f"{prefix}.json",
+                           kind="s3")
+        assert reply["killed"], (point, reply)
+        found = read(prefix)
+        seen[found] += 1
+        allowed = {"new", "absent"} if scenario == "fresh" else {"old", "new"}
+        assert found in allowed, f"killed right after {mutations[point - 1]!r}: a reader saw {found}"
+        if point % 2 == 0:
+            write(prefix).run(resume=True)
+        else:
+            write(prefix).run(resume=False, mode="w" if scenario == "fresh" else write(prefix).mode)
+        assert read(prefix) == "new", f"after the kill after {mutations[point - 1]!r}"
+        assert_store_only_referenced(fs, f"{name}/{prefix}/mosaic.vrt")
+    summary = {"scenario": f"s3-{scenario}", "overviews": True, "points": len(mutations) - 1,
+               **dict(seen)}
+    (tmp_path.parent / f"crash-s3-{scenario}.json").write_text(json.dumps(summary))
+    assert seen["new"] >= 1
