@@ -57,6 +57,9 @@ class Write:
     shape: tuple[int, int] = (512, 768)
     chunks: int = 256
     storage_options: dict[str, Any] = field(default_factory=dict)
+    constant: bool = False  # values that compress to almost nothing
+    delay: float = 0.0  # seconds each block takes to compute
+    scheduler: str = "synchronous"
 
     def data(self) -> Any:
         """The input: the whole raster of ``seed``, or its region."""
@@ -64,6 +67,10 @@ class Write:
 
         array = make_raster(self.shape, "float32", chunks=self.chunks, seed=self.seed,
                             nodata=-9999.0)
+        if self.constant:
+            array = array * 0 + self.seed
+        if self.delay:
+            array = array.copy(data=array.data.map_blocks(_slow, self.delay, dtype=array.dtype))
         if self.region is None:
             return array
         (y0, y1), (x0, x1) = self.region
@@ -72,7 +79,7 @@ class Write:
     def run(self, **changes: Any) -> Any:
         options = {
             "mode": self.mode, "resume": self.resume, "overviews": self.overviews,
-            "scheduler": "synchronous", **changes,
+            "scheduler": self.scheduler, **changes,
         }
         if self.region is not None and options["mode"] == "r+":
             options["region"] = "auto"
@@ -93,6 +100,109 @@ class Write:
             "shape": tuple(items["shape"]),
         }
         return cls(**items)
+
+
+def _slow(block: Any, delay: float) -> Any:
+    time.sleep(delay)
+    return block
+
+
+# --------------------------------------------------------------------------- one child
+
+
+def child(write: Write, *, limits: dict[str, int | str] | None = None,
+          wrapper: list[str] | None = None, script: str = "write",
+          barrier: pathlib.Path | None = None) -> subprocess.Popen[str]:
+    """Start ``write`` in a fresh interpreter (``wrapper`` before it, such as ``unshare``),
+    under ``limits`` (``resource`` names: {"RLIMIT_FSIZE": bytes}, or for descriptors
+    {"RLIMIT_NOFILE": "+1"}: one more than those open once warmed up); its one line of JSON
+    output says how it ended (``ended``). ``barrier``: a file the child waits for
+    before it writes, to start several at once."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPOSITORY), str(TESTS)])}
+    request = json.dumps({"write": write.as_json(), "limits": limits or {}, "script": script,
+                          "barrier": None if barrier is None else str(barrier)})
+    command = [*(wrapper or []), sys.executable, "-c", "import harness; harness.child_main()",
+               request]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env, cwd=TESTS)
+
+
+def ended(process: subprocess.Popen[str], timeout: float = 120) -> dict[str, Any]:
+    """How a ``child`` ended: its report, its exit code and what it printed on stderr."""
+    out, err = process.communicate(timeout=timeout)
+    lines = [line for line in out.splitlines() if line.startswith("{")]
+    report = json.loads(lines[-1]) if lines else {}
+    return {**report, "code": process.returncode, "stderr": err}
+
+
+def child_main() -> None:
+    """A ``child``: warm up (so that a limit hits the write, not the imports), set the
+    limits, run the write (or the script), print how it ended."""
+    import resource
+
+    request = json.loads(sys.argv[1])
+    write = Write.from_json(request["write"])
+    with tempfile.TemporaryDirectory() as folder:
+        Write(f"{folder}/warm-up.vrt", seed=0, shape=(64, 64), chunks=32, overviews=(2,)).run()
+    if request["barrier"] is not None:
+        print("ready", flush=True)
+        wait_until(lambda: os.path.exists(request["barrier"]), timeout=60)
+    for name, value in request["limits"].items():
+        limit = getattr(resource, name)
+        if isinstance(value, str):  # "+n": n descriptors more than those open now
+            value = _nth_free_descriptor(int(value))
+        resource.setrlimit(limit, (value, resource.getrlimit(limit)[1]))
+    try:
+        result: dict[str, Any] = SCRIPTS[request["script"]](write)
+    except BaseException as error:  # noqa: BLE001 - reported, whatever it is
+        result = {"error": type(error).__name__, "message": str(error),
+                  "notes": getattr(error, "__notes__", [])}
+    print(json.dumps(result), flush=True)
+    sys.exit(3 if "error" in result else 0)
+
+
+def _nth_free_descriptor(n: int) -> int:
+    """The number the (n+1)-th file opened from now would get (the lowest free ones
+    first): as RLIMIT_NOFILE, it lets n files more be open."""
+    probes = [os.open(os.devnull, os.O_RDONLY) for _ in range(n + 1)]
+    for fd in probes:
+        os.close(fd)
+    return probes[n]
+
+
+def _write_script(write: Write) -> dict[str, Any]:
+    print("started", flush=True)
+    return {"result": str(write.run())}
+
+
+def _full_disk_script(write: Write) -> dict[str, Any]:
+    """In a small filesystem (``write.path`` is on it): an old output that fits, then
+    ``write``, which does not; then what a reader finds, and whether the next write
+    (as small as the old one) publishes and leaves only what its VRT names."""
+    from conftest import assert_only_referenced, tree
+
+    vrt = pathlib.Path(write.path)
+    small = {"shape": write.shape, "chunks": write.chunks, "constant": True}
+    Write(write.path, seed=0, mode="w-", **small).run()
+    before, files = fingerprint(write.path), tree(vrt.parent)
+    try:
+        write.run()
+        failure: dict[str, Any] = {}
+    except OSError as error:
+        failure = {"error": type(error).__name__, "message": str(error),
+                   "notes": getattr(error, "__notes__", [])}
+    old_intact = fingerprint(write.path) == before and all(
+        tree(vrt.parent).get(path) == data for path, data in files.items()
+    )
+    Write(write.path, seed=2, mode="w", **small).run()
+    assert_only_referenced(vrt)
+    return {"failure": failure, "old_intact": old_intact,
+            "next": fingerprint(write.path) != before}
+
+
+SCRIPTS: dict[str, Callable[[Write], dict[str, Any]]] = {
+    "write": _write_script, "full_disk": _full_disk_script,
+}
 
 
 # --------------------------------------------------------------------------- the zygote

@@ -20,7 +20,7 @@ from rio_cogeo.cogeo import cog_validate
 
 import xr_tiles
 import xr_tiles.overviews
-from conftest import make_raster, read_with_gdal, synthetic_values, tile_folder
+from conftest import downsample, make_raster, read_with_gdal, synthetic_values, tile_folder
 from xr_tiles.geotags import geotiff_tags
 from xr_tiles.template import cloud_optimized
 
@@ -33,44 +33,6 @@ def tiles_folder(vrt):
 
 def tile_files(vrt) -> list:
     return sorted(tiles_folder(vrt).glob("*.tif"))
-
-
-def downsample(values: np.ndarray, factor: int, resampling: str, nodata: float | None):
-    """The whole raster's level, window by window from a reshape, with NaN for nodata:
-    another route than the writer's, which builds each level from the previous one."""
-    bands, height, width = values.shape
-    rows, cols = -(-height // factor), -(-width // factor)
-    if resampling == "nearest":  # the window's centre, or its last pixel where shorter
-        y = np.minimum(np.arange(rows) * factor + factor // 2, height - 1)
-        x = np.minimum(np.arange(cols) * factor + factor // 2, width - 1)
-        return values[:, y][:, :, x]
-    floats = values.astype(np.float64)
-    if nodata is not None:
-        floats[values == nodata] = np.nan
-    padded = np.full((bands, rows * factor, cols * factor), np.nan)
-    padded[:, :height, :width] = floats
-    windows = padded.reshape(bands, rows, factor, cols, factor).transpose(0, 1, 3, 2, 4)
-    windows = windows.reshape(bands, rows, cols, factor * factor)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # windows of nodata only
-        if resampling == "mode":
-            level = np.array([_mode(window) for window in windows.reshape(-1, factor**2)])
-            level = level.reshape(bands, rows, cols)
-        else:
-            level = {"average": np.nanmean, "min": np.nanmin, "max": np.nanmax}[resampling](
-                windows, axis=-1
-            )
-    if values.dtype.kind in "iu":
-        level = np.rint(level)
-    return np.where(np.isnan(level), np.nan if nodata is None else nodata, level).astype(
-        values.dtype
-    )
-
-
-def _mode(window: np.ndarray) -> float:
-    """The commonest value; ties to the smallest."""
-    found, counts = np.unique(window[~np.isnan(window)], return_counts=True)
-    return float(found[np.argmax(counts)]) if found.size else np.nan
 
 
 def read_level(vrt, factor: int) -> np.ndarray:

@@ -300,13 +300,15 @@ class Commit:
                     1 for name in self.store.files(self.write_id)
                     if not (is_partial(name) or name.startswith(f"{OVERVIEWS}/"))
                 )
-                self.store.put_manifest(self.manifest.aborted())
                 error.add_note(
                     f"xr_tiles: {kept} of this write's {self.manifest.tiles} tiles are kept "
                     f"in {self.store.where(self.write_id)}; to_vrt(..., resume=True) with "
                     "the same input and options writes only the others (a write without "
                     "resume=True deletes them)"
                 )
+                # Where this fails too (a full disk), the manifest still says running,
+                # and its writer is dead or its lock free once this process lets go.
+                self.store.put_manifest(self.manifest.aborted())
         except Exception as problem:  # noqa: BLE001 - report, and let the error through
             logger.warning("%s: could not mark the failed write's tiles kept (%s)",
                            self.store.where(), problem)
