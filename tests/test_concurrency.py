@@ -10,10 +10,10 @@ import socket
 import time
 
 import pytest
-from harness import Write, child, ended, fingerprint, wait_until
 
 import xr_tiles
 from conftest import assert_only_referenced, assert_store_only_referenced
+from harness import Write, child, ended, fingerprint, wait_until
 
 pytestmark = pytest.mark.slow
 

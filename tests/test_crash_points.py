@@ -19,10 +19,10 @@ import shutil
 from typing import Any
 
 import pytest
-from harness import Write, Zygote, fingerprint, outcome
 
 import xr_tiles
 from conftest import assert_only_referenced, assert_store_only_referenced
+from harness import Write, Zygote, fingerprint, outcome
 
 OVERVIEWS = [pytest.param(None, id="no-overviews"), pytest.param((2, 4), id="overviews")]
 SCENARIOS = ["fresh", "replace", "region", "resume"]

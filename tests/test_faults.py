@@ -17,9 +17,9 @@ import subprocess
 from typing import Any
 
 import pytest
-from harness import Write, child, ended, fingerprint, wait_until
 
 from conftest import assert_only_referenced, tree
+from harness import Write, child, ended, fingerprint, wait_until
 
 pytestmark = pytest.mark.slow
 

@@ -103,7 +103,8 @@ class ObjectStore:
 
     def files(self, write_id: str) -> set[str]:
         fs = self.fs
-        prefix = posixpath.join(self._root, write_id)
+        # As the filesystem names what it finds (memory:// with a leading slash).
+        prefix = fs._strip_protocol(posixpath.join(self._root, write_id))
         fs.invalidate_cache(prefix)
         try:
             found = fs.find(prefix)
