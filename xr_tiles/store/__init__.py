@@ -7,9 +7,13 @@ import pathlib
 from collections.abc import Mapping
 from typing import Any
 
-from .commit import Commit, CommitPlan, Existing, Store, TileSink, inspect, plan_commit
+from .commit import Commit
 from .local import LocalStore
 from .objectstore import ObjectStore
+from .planning import CommitPlan, Existing, inspect, plan_commit
+from .sink import TileSink
+
+Store = LocalStore | ObjectStore
 
 
 def store_for(

@@ -25,162 +25,24 @@ from __future__ import annotations
 import contextlib
 import logging
 import pathlib
-import threading
-import time
-from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
-from .. import state
-from ..errors import InvalidOptionError, OutputExistsError, WriteConflictError
+from ..errors import WriteConflictError
 from ..plan import OVERVIEWS
-from .layout import is_partial, new_write_id
+from .layout import is_partial
 from .listing import Listing, WriteEntry
-from .local import LocalStore
+from .liveness import busy, check_conflicts, may_be_running
 from .lock import PathLock
 from .manifest import RUNNING, Manifest
-from .objectstore import ObjectStore
+from .planning import CommitPlan
+from .sink import Heartbeat, TileSink
 from .writer import Writer
 
+if TYPE_CHECKING:
+    from . import Store
+
 logger = logging.getLogger("xr_tiles")
-
-Store = LocalStore | ObjectStore
-# A write with a heartbeat (or, without one, with tiles coming) seen active this recently
-# is running: another write to the path fails at once.
-RUNNING_WINDOW_S = 60.0
-HEARTBEAT_S = 10.0
-# A write without a heartbeat (compute=False) seen active this recently may still be
-# running: its folder is spared by cleanup.
-SPARE_WINDOW_S = 3600.0
-
-
-@dataclass(frozen=True)
-class Existing:
-    """What was at the path when the write was planned (read only)."""
-
-    version: Any  # the VRT's version, None where there is none
-    published: state.Published | None  # what an xr_tiles VRT says of itself
-    foreign: str | None  # why a VRT that is there is not an xr_tiles mosaic
-    listing: Listing
-
-
-@dataclass(frozen=True)
-class CommitPlan:
-    """Which write this is: a new one, or a resumed one with the tiles it kept."""
-
-    write_id: str
-    expected: Any  # the VRT's version this write replaces
-    published: frozenset[str] = frozenset()  # the writes that VRT names: none of them runs
-    kept: frozenset[str] = frozenset()  # the names of the files a resumed write has
-    resumed: bool = False
-    done: bool = False  # the same write was published already: only tidy up
-
-
-def inspect(store: Store) -> Existing:
-    text, version = store.read_vrt()
-    published, foreign = None, None
-    if text is not None:
-        try:
-            published = state.published(text, store.root_name)
-        except state.ForeignVrtError as error:
-            foreign = str(error)
-    return Existing(version, published, foreign, store.list_root())
-
-
-def plan_commit(
-    store: Store, existing: Existing, identity: Mapping[str, Any], mode: str, resume: bool
-) -> CommitPlan:
-    """This write's plan, or an error before anything is written: another write runs,
-    ``mode`` refuses what is there, or ``resume`` finds another write's tiles."""
-    published = existing.published
-    named = frozenset() if published is None else frozenset(published.files())
-    check_conflicts(store, existing.listing, own=None, published=named)
-    if resume and published is not None and dict(published.identity) == dict(identity):
-        return CommitPlan(published.write_id, existing.version, named, done=True)
-    if mode == "w-":
-        _check_new(store, existing)
-    if resume:
-        kept = _resumable(store, existing, identity, named)
-        if kept is not None:
-            names = frozenset(name for name in store.files(kept.write_id) if not is_partial(name))
-            return CommitPlan(kept.write_id, existing.version, named, kept=names, resumed=True)
-        logger.info("%s: resume=True found no write to resume; writing it all", store.where())
-    return CommitPlan(new_write_id(), existing.version, named)
-
-
-def check_conflicts(
-    store: Store, listing: Listing, own: str | None, published: frozenset[str]
-) -> None:
-    """Raise ``WriteConflictError`` naming a write other than ``own`` that runs (none
-    of the ``published`` ones does, whatever their manifests say)."""
-    holder = listing.holder
-    if holder is not None and holder.write_id != own:
-        raise WriteConflictError(
-            f"{store.where()} is being written by {holder}; writes to one path run one "
-            "at a time: wait for it to end (a killed write releases its lock at once)"
-        )
-    now = time.time()
-    for write in listing.writes.values():
-        manifest = write.manifest
-        if write.write_id == own or write.write_id in published:
-            continue
-        if manifest is None or manifest.state != RUNNING:
-            continue
-        if manifest.lock or manifest.writer.is_dead():
-            continue  # a locking write runs exactly while it holds the lock (above)
-        age = now - write.activity
-        running = _running_here(write) if _lazy_here(manifest) else age < RUNNING_WINDOW_S
-        if running:
-            raise WriteConflictError(
-                f"{store.where()} is being written by write {write.write_id} "
-                f"({manifest.writer}), active {age:.0f} s ago; writes to one path run one "
-                f"at a time: wait for it to end (a write silent for {RUNNING_WINDOW_S:.0f} s "
-                "counts as dead)"
-            )
-
-
-def may_be_running(write: WriteEntry, listing: Listing) -> bool:
-    """Whether ``write``'s folder must be spared: its write may still add to it."""
-    manifest = write.manifest
-    if manifest is None or manifest.state != RUNNING:
-        return False
-    if manifest.lock:
-        return listing.holder is not None and listing.holder.write_id == write.write_id
-    if manifest.writer.is_dead():
-        return False
-    if _lazy_here(manifest):
-        return _running_here(write)
-    window = RUNNING_WINDOW_S if manifest.heartbeat else SPARE_WINDOW_S
-    return time.time() - write.activity < window
-
-
-# compute=False writes begun by this process: how many of their tasks run now. Such a
-# write runs exactly while one does: between them, it has failed or is about to.
-_busy: Counter[str] = Counter()
-_busy_lock = threading.Lock()
-
-
-@contextlib.contextmanager
-def busy(write_id: str) -> Iterator[None]:
-    """Count a lazy write's task as running, in this process, while in the block."""
-    with _busy_lock:
-        _busy[write_id] += 1
-    try:
-        yield
-    finally:
-        with _busy_lock:
-            _busy[write_id] -= 1
-            if not _busy[write_id]:
-                del _busy[write_id]
-
-
-def _lazy_here(manifest: Manifest) -> bool:
-    return not (manifest.lock or manifest.heartbeat) and manifest.writer.is_this_process
-
-
-def _running_here(write: WriteEntry) -> bool:
-    return _busy.get(write.write_id, 0) > 0
 
 
 class Commit:
@@ -202,7 +64,7 @@ class Commit:
             lock=eager and store.lockable, heartbeat=eager and not store.lockable,
         )
         self._lock: PathLock | None = None
-        self._heartbeat: _Heartbeat | None = None
+        self._heartbeat: Heartbeat | None = None
         self._began = self._published = self._discarded = False
 
     def __getstate__(self) -> dict[str, Any]:
@@ -240,7 +102,7 @@ class Commit:
             self._began = True
             store.make_folder(plan.write_id)
             if self.manifest.heartbeat:
-                self._heartbeat = _Heartbeat(store, self.manifest)
+                self._heartbeat = Heartbeat(store, self.manifest)
         except BaseException:
             self._release()
             raise
@@ -379,126 +241,3 @@ class Commit:
             self._heartbeat = None
 
 
-@dataclass(frozen=True)
-class TileSink:
-    """Where a tile task puts its file: the write's folder. ``durable``: fsync each file
-    where the task runs on a distributed worker (which may be another host: the final
-    ``flush`` cannot reach its disk). ``heartbeat``: a lazy write's manifest, put again
-    every ``HEARTBEAT_S`` from the tasks, as they are its only sign of life."""
-
-    store: Store
-    write_id: str
-    durable: bool
-    lazy: bool = False  # its tasks count themselves as the write's signs of life
-    heartbeat: Manifest | None = None
-
-    def task(self) -> contextlib.AbstractContextManager[None]:
-        """Around a tile task: a lazy write runs while one of its tasks does."""
-        return busy(self.write_id) if self.lazy else contextlib.nullcontext()
-
-    def put(self, name: str, data: bytes) -> int:
-        written = self.store.put(
-            self.write_id, name, data, fsync=self.durable and _in_distributed_worker()
-        )
-        if self.heartbeat is not None:
-            _beat(self.store, self.heartbeat)
-        return written
-
-    def read(self, name: str) -> bytes:
-        return self.store.read(self.write_id, name)
-
-
-class _Heartbeat:
-    """Puts a write's manifest again every ``HEARTBEAT_S``, until stopped."""
-
-    def __init__(self, store: Store, manifest: Manifest) -> None:
-        self._store, self._manifest = store, manifest
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="xr_tiles heartbeat", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stopped.wait(HEARTBEAT_S):
-            try:
-                self._store.put_manifest(self._manifest)
-            except Exception as problem:  # noqa: BLE001 - a missed beat is not fatal
-                logger.warning("%s: heartbeat failed (%s)", self._store.where(), problem)
-
-    def stop(self) -> None:
-        self._stopped.set()
-        self._thread.join()
-
-
-_last_beats: dict[str, float] = {}
-
-
-def _beat(store: Store, manifest: Manifest) -> None:
-    now = time.monotonic()
-    last = _last_beats.setdefault(manifest.write_id, now)
-    if now - last >= HEARTBEAT_S:
-        _last_beats[manifest.write_id] = now
-        store.put_manifest(manifest)
-
-
-def _in_distributed_worker() -> bool:
-    import sys
-
-    distributed = sys.modules.get("distributed")
-    if distributed is None:
-        return False
-    try:
-        distributed.get_worker()
-    except ValueError:
-        return False
-    return True
-
-
-def _check_new(store: Store, existing: Existing) -> None:
-    """``mode="w-"``: nothing there but, at most, tiles kept by writes that never
-    published (the next write deletes those)."""
-    if existing.version is not None:
-        raise OutputExistsError(f"{store.where()} already exists; pass mode='w' to replace it")
-    foreign = existing.listing.foreign
-    if foreign:
-        names = ", ".join(sorted(foreign)[:3]) + (", ..." if len(foreign) > 3 else "")
-        raise OutputExistsError(
-            f"{store.where()}: its tiles folder {store.root_name} holds files xr_tiles did "
-            f"not write ({names}); pass mode='w' to write beside them, or remove them"
-        )
-
-
-def _resumable(
-    store: Store, existing: Existing, identity: Mapping[str, Any], published: frozenset[str]
-) -> WriteEntry | None:
-    """The newest write that never published and no longer runs, if it is this one;
-    None if there is none; an error naming what differs if it is another."""
-    candidates = sorted(
-        (
-            write for write in existing.listing.writes.values()
-            if write.manifest is not None and write.folder and write.write_id not in published
-            and not may_be_running(write, existing.listing)
-        ),
-        key=lambda write: write.manifest.writer.started if write.manifest else "",
-    )
-    matching = [w for w in candidates if w.manifest and dict(w.manifest.identity) == dict(identity)]
-    if matching:
-        return matching[-1]
-    if not candidates:
-        return None
-    newest = candidates[-1]
-    assert newest.manifest is not None
-    found = state.differences(newest.manifest.identity, identity, list(identity))
-    raise InvalidOptionError(
-        f"resume=True: the write kept in {store.where(newest.write_id)} (started "
-        f"{newest.manifest.writer.started}) was of {_described(found)}; pass the same input "
-        "and options to resume it, or drop resume=True to write anew (which deletes its tiles)"
-    )
-
-
-def _described(found: list[str]) -> str:
-    """``differences`` as a reader wants them: the input's token is not an option."""
-    options = [item for item in found if not item.startswith("token:")]
-    parts = ["another input (its dask token differs)"] if len(options) < len(found) else []
-    if options:
-        parts.append(f"other options ({'; '.join(options)}; kept vs now)")
-    return " and ".join(parts) or "another write"
