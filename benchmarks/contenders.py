@@ -103,10 +103,17 @@ def _base_versions() -> dict:
 # --------------------------------------------------------------------------
 
 
-def _xr_tiles_write(scheduler: str):
+def _xr_tiles_write(scheduler: str, *, durable: bool = True, fsync_each: bool = False):
+    """``durable``: the default flush before the VRT is published (one ``syncfs``);
+    ``fsync_each``: an ``fsync`` of every file as its task writes it instead, as tiles
+    written on a distributed cluster get (the final flush then finds nothing left)."""
+
     def write(da, outdir: str, wl: Workload) -> str:
         import xr_tiles  # noqa: F401 - registers the .tiles accessor
+        import xr_tiles.store.sink
 
+        if fsync_each:
+            xr_tiles.store.sink._in_distributed_worker = lambda: True
         return da.tiles.to_vrt(
             os.path.join(outdir, "out.vrt"),
             codec=wl.codec,
@@ -114,6 +121,7 @@ def _xr_tiles_write(scheduler: str):
             predictor=wl.predictor,
             scheduler=scheduler,
             blocksize=wl.tile,
+            durable=durable,
         )
 
     return write
@@ -127,8 +135,9 @@ def _xr_tiles_versions() -> dict:
 
     # The package is under development: fingerprint the sources actually run.
     digest = hashlib.sha1()
-    for source in sorted(Path(xr_tiles.__file__).parent.glob("*.py")):
-        digest.update(source.name.encode() + b"\0" + source.read_bytes())
+    package = Path(xr_tiles.__file__).parent
+    for source in sorted(package.rglob("*.py")):
+        digest.update(source.relative_to(package).as_posix().encode() + b"\0" + source.read_bytes())
     return {
         **_base_versions(),
         "xr_tiles": getattr(xr_tiles, "__version__", _version("xr_tiles")),
@@ -307,6 +316,20 @@ CONTENDERS: dict[str, Contender] = {
             "main",
             dask_dataarray,
             _xr_tiles_write("synchronous"),
+            _xr_tiles_versions,
+        ),
+        Contender(
+            "xr_tiles-no-flush",
+            "main",
+            dask_dataarray,
+            _xr_tiles_write("threads", durable=False),
+            _xr_tiles_versions,
+        ),
+        Contender(
+            "xr_tiles-fsync-each",
+            "main",
+            dask_dataarray,
+            _xr_tiles_write("threads", fsync_each=True),
             _xr_tiles_versions,
         ),
         Contender(

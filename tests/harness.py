@@ -60,6 +60,7 @@ class Write:
     constant: bool = False  # values that compress to almost nothing
     delay: float = 0.0  # seconds each block takes to compute
     scheduler: str = "synchronous"
+    unnamed_files: bool = True  # False: files as where the filesystem has none (NFS)
 
     def data(self) -> Any:
         """The input: the whole raster of ``seed``, or its region."""
@@ -77,6 +78,10 @@ class Write:
         return array.isel(y=slice(y0, y1), x=slice(x0, x1))
 
     def run(self, **changes: Any) -> Any:
+        if not self.unnamed_files:
+            import xr_tiles.store.local
+
+            xr_tiles.store.local._put_unnamed = lambda *args, **kwargs: False
         options = {
             "mode": self.mode, "resume": self.resume, "overviews": self.overviews,
             "scheduler": self.scheduler, **changes,
@@ -295,7 +300,10 @@ class Mutations:
 
     def audit(self, event: str, args: tuple[Any, ...]) -> None:
         if event in LOCAL_EVENTS and not self._inside and self._is_mutation(event, args):
-            self._count(f"{event} {self._path(args[0])}")
+            # A link's or a rename's new name says more than its source (an open file
+            # linked through /proc/self/fd, a temporary name).
+            named = args[1] if event in ("os.link", "os.rename") else args[0]
+            self._count(f"{event} {self._path(named)}")
 
     def watch_s3(self, storage_options: dict[str, Any]) -> None:
         import fsspec
@@ -331,6 +339,8 @@ class Mutations:
                 mode is None and isinstance(flags, int) and flags & WRITE_FLAGS
             )
             return bool(writes) and self._ours(path, None)
+        if event in ("os.link", "os.rename", "os.symlink"):
+            return self._ours(args[1], None)
         dir_fd = args[-1] if event in ("os.remove", "os.mkdir", "os.rmdir") else None
         return self._ours(args[0], dir_fd)
 
@@ -343,6 +353,12 @@ class Mutations:
     def _path(self, path: Any) -> str:
         text = os.fsdecode(path) if not isinstance(path, int) else str(path)
         return text.removeprefix(self.root).lstrip("/")
+
+
+def is_tile_put(event: str) -> bool:
+    """A mutation that makes a tile appear under its name: a link (of an unnamed file)
+    or a rename (of a temporary one)."""
+    return event.startswith(("os.link", "os.rename")) and event.rsplit("/", 1)[-1].startswith("r")
 
 
 # --------------------------------------------------------------------------- oracles

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import collections
 import json
+import os
 import pathlib
 import shutil
 from typing import Any
@@ -22,7 +23,7 @@ import pytest
 
 import xr_tiles
 from conftest import assert_only_referenced, assert_store_only_referenced
-from harness import Write, Zygote, fingerprint, outcome
+from harness import Write, Zygote, fingerprint, is_tile_put, outcome
 
 OVERVIEWS = [pytest.param(None, id="no-overviews"), pytest.param((2, 4), id="overviews")]
 SCENARIOS = ["fresh", "replace", "region", "resume"]
@@ -65,8 +66,7 @@ def prepared(
         # Count it in a copy, then kill the real one after half its tiles.
         shutil.rmtree(folder)
         old_write(vrt, overviews).run()
-        tiles = [i for i, event in enumerate(counted["mutations"])
-                 if event.startswith("os.rename") and "/.r" in event]
+        tiles = [i for i, event in enumerate(counted["mutations"]) if is_tile_put(event)]
         half = tiles[len(tiles) // 2 - 1] + 1
         reply = zygote.run(interrupted, kill_after=half, report=report, root=str(folder))
         assert reply["killed"]
@@ -85,6 +85,13 @@ def references(scenario: str, folder: pathlib.Path, overviews: Any) -> dict[str,
     return {"old": old, "new": fingerprint(str(new_vrt))}
 
 
+def summarised(name: str, summary: dict[str, Any], tmp_path: pathlib.Path) -> None:
+    """What a reader saw at each point, for ``benchmarks/bench_commit.py`` (which names
+    the folder in ``XR_TILES_CRASH_SUMMARY``)."""
+    folder = pathlib.Path(os.environ.get("XR_TILES_CRASH_SUMMARY", tmp_path))
+    (folder / f"{name}.json").write_text(json.dumps(summary))
+
+
 def follow_up(scenario: str, vrt: pathlib.Path, overviews: Any, point: int) -> None:
     """After a crash, the next write: alternately one that resumes and one that starts
     over (a region update without resume=True starts the region over)."""
@@ -97,8 +104,12 @@ def follow_up(scenario: str, vrt: pathlib.Path, overviews: Any, point: int) -> N
 
 @pytest.mark.slow
 @pytest.mark.parametrize("overviews", OVERVIEWS)
-@pytest.mark.parametrize("scenario", SCENARIOS)
+@pytest.mark.parametrize("scenario", [*SCENARIOS, "replace-named-files"])
 def test_a_write_killed_after_any_mutation_loses_nothing(scenario, overviews, zygote, tmp_path):
+    """``replace-named-files``: a replacement that puts its files as on a filesystem
+    without unnamed files (NFS, FUSE): under temporary names, renamed into place."""
+    named = scenario.endswith("-named-files")
+    scenario = scenario.removesuffix("-named-files")
     expected = references(scenario, tmp_path / "references", overviews)
     template = tmp_path / "template"
     template.mkdir()
@@ -106,7 +117,8 @@ def test_a_write_killed_after_any_mutation_loses_nothing(scenario, overviews, zy
 
     counting = tmp_path / "counting"
     shutil.copytree(template, counting, symlinks=True)
-    complete = zygote.run(new_write(scenario, counting / "mosaic.vrt", overviews),
+    complete = zygote.run(new_write(scenario, counting / "mosaic.vrt", overviews,
+                                    unnamed_files=not named),
                           kill_after=None, report=tmp_path / "count.json", root=str(counting))
     assert "error" not in complete, complete.get("message")
     assert outcome(str(counting / "mosaic.vrt"), expected) == "new"
@@ -118,8 +130,9 @@ def test_a_write_killed_after_any_mutation_loses_nothing(scenario, overviews, zy
         case = tmp_path / f"point-{point}"
         shutil.copytree(template, case, symlinks=True)
         vrt = case / "mosaic.vrt"
-        reply = zygote.run(new_write(scenario, vrt, overviews), kill_after=point,
-                           report=tmp_path / f"point-{point}.json", root=str(case))
+        reply = zygote.run(new_write(scenario, vrt, overviews, unnamed_files=not named),
+                           kill_after=point, report=tmp_path / f"point-{point}.json",
+                           root=str(case))
         assert reply["killed"], (point, reply)
         found = outcome(str(vrt), expected)
         seen[found] += 1
@@ -130,9 +143,10 @@ def test_a_write_killed_after_any_mutation_loses_nothing(scenario, overviews, zy
         assert outcome(str(vrt), expected) == "new", f"after the kill after {after!r}"
         assert_only_referenced(vrt)
         shutil.rmtree(case)
-    summary = {"scenario": scenario, "overviews": overviews is not None, "points": len(mutations),
+    name = f"{scenario}, named files" if named else scenario
+    summary = {"scenario": name, "overviews": overviews is not None, "points": len(mutations),
                **dict(seen)}
-    (tmp_path.parent / f"crash-{scenario}-{overviews is not None}.json").write_text(json.dumps(summary))
+    summarised(f"crash-{name}-{overviews is not None}", summary, tmp_path)
     assert seen["new"] >= 1
     assert seen["old" if scenario != "fresh" else "absent"] >= 1
 
@@ -144,12 +158,12 @@ def test_the_mutations_counted_are_the_write_s_own(zygote, tmp_path):
     reply = zygote.run(new_write("replace", vrt, (2, 4)), kill_after=None,
                        report=tmp_path / "count.json", root=str(vrt.parent))
     kinds = {event.split()[0] for event in reply["mutations"]}
-    assert kinds == {"open", "os.rename", "os.remove", "os.mkdir", "os.rmdir"}
+    assert kinds == {"open", "os.link", "os.rename", "os.remove", "os.mkdir", "os.rmdir"}
     # Paths in the output's folder; bare names are shutil.rmtree's, relative to the
     # folder it deletes.
     paths = [event.split(" ", 1)[1] for event in reply["mutations"]]
     assert all(path.startswith(("mosaic", ".mosaic")) or "/" not in path for path in paths)
-    assert sum(1 for event in reply["mutations"] if "/.r" in event) == 12  # 6 tiles, 2 each
+    assert sum(1 for event in reply["mutations"] if is_tile_put(event)) == 6
 
 
 # --------------------------------------------------------------------------- S3
@@ -241,5 +255,5 @@ def test_an_s3_write_killed_after_any_put_or_delete_loses_nothing(
         assert_store_only_referenced(fs, f"{name}/{prefix}/mosaic.vrt")
     summary = {"scenario": f"s3-{scenario}", "overviews": True, "points": len(mutations) - 1,
                **dict(seen)}
-    (tmp_path.parent / f"crash-s3-{scenario}.json").write_text(json.dumps(summary))
+    summarised(f"crash-s3-{scenario}", summary, tmp_path)
     assert seen["new"] >= 1

@@ -22,7 +22,7 @@ from conftest import (
     tree,
     without_write_ids,
 )
-from harness import Write, Zygote
+from harness import Write, Zygote, is_tile_put
 
 THOUSAND = {"shape": (800, 1280), "chunks": 32}  # 25 x 40 = 1,000 tiles
 
@@ -53,7 +53,7 @@ def killed_half_way(zygote: Zygote, write: Write, tmp_path: pathlib.Path) -> int
     counting = dataclass_with(write, path=str(tmp_path / "counting" / "mosaic.vrt"))
     events = zygote.run(counting, kill_after=None, report=tmp_path / "count.json",
                         root=str(tmp_path / "counting"))["mutations"]
-    tiles = [i for i, event in enumerate(events) if event.startswith("os.rename") and "/.r" in event]
+    tiles = [i for i, event in enumerate(events) if is_tile_put(event)]
     point = tiles[len(tiles) // 2] + 1
     reply = zygote.run(write, kill_after=point, report=tmp_path / "killed.json",
                        root=str(pathlib.Path(write.path).parent))
