@@ -36,6 +36,11 @@ from .manifest import Manifest
 from .writer import Writer
 
 Version = tuple[int, int, int, int]  # device, inode, size, modification time (ns)
+# Files this large have their writeback started as they are written, so that the flush
+# before the VRT is published waits for less: on 256 KiB tiles a write took 13% more than
+# without flushing, against 31% with the final flush alone; on 11 KiB tiles starting
+# each file's writeback cost more than it saved.
+EARLY_WRITEBACK_BYTES = 128 * 1024
 
 
 @dataclass(frozen=True)
@@ -147,7 +152,8 @@ class LocalStore:
         if name.startswith(f"{OVERVIEWS}/") and not os.path.isdir(os.path.dirname(path)):
             with contextlib.suppress(FileExistsError):
                 os.mkdir(os.path.dirname(path))
-        return _put(path, data, fsync=fsync)
+        writeback = self.durable and not fsync and len(data) >= EARLY_WRITEBACK_BYTES
+        return _put(path, data, fsync=fsync, writeback=writeback)
 
     def flush(self, write_id: str) -> None:
         """Make a write's files, their names and its folders durable: one ``syncfs`` of
@@ -246,7 +252,7 @@ def _entries(folder: str) -> list[tuple[str, bool]]:
         return []
 
 
-def _put(path: str, data: bytes, *, fsync: bool = False) -> int:
+def _put(path: str, data: bytes, *, fsync: bool = False, writeback: bool = False) -> int:
     """Write ``path`` so that it appears only once whole: as an unnamed file linked into
     place (Linux' ``O_TMPFILE``), or under a temporary name renamed into place.
 
@@ -255,10 +261,11 @@ def _put(path: str, data: bytes, *, fsync: bool = False) -> int:
     write of 4,096 tiles, unnamed files took 0.5 of the time of renamed ones.
     """
     folder, name = os.path.split(path)
-    if folder not in _without_unnamed_files and _put_unnamed(folder, path, data, fsync=fsync):
+    flush = _Flush(fsync, writeback)
+    if folder not in _without_unnamed_files and _put_unnamed(folder, path, data, flush):
         return len(data)
     partial = os.path.join(folder, partial_name(name))
-    _put_plain(partial, data, fsync=fsync)
+    _put_plain(partial, data, fsync=fsync, writeback=writeback)
     try:
         os.rename(partial, path)
     except BaseException:
@@ -273,7 +280,22 @@ _without_unnamed_files: set[str] = set()
 _proc_fd: tuple[int, int] | None = None  # this process's /proc/self/fd, opened once
 
 
-def _put_unnamed(folder: str, path: str, data: bytes, *, fsync: bool) -> bool:
+@dataclass(frozen=True)
+class _Flush:
+    """What a file gets once written: an ``fsync``, or its writeback started."""
+
+    fsync: bool
+    writeback: bool
+
+    def __call__(self, fd: int) -> None:
+        if self.fsync:
+            os.fsync(fd)
+        elif self.writeback and hasattr(os, "posix_fadvise"):
+            # Linux starts writing the file's dirty pages back, and keeps them cached.
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+
+
+def _put_unnamed(folder: str, path: str, data: bytes, flush: _Flush) -> bool:
     """Write ``data`` to an unnamed file in ``folder`` and link it as ``path``; False,
     having written nothing, where that cannot be done (or ``path`` exists: the named
     way replaces it)."""
@@ -290,9 +312,7 @@ def _put_unnamed(folder: str, path: str, data: bytes, *, fsync: bool) -> bool:
     try:
         with open(fd, "wb", closefd=False) as file:
             file.write(data)
-            if fsync:
-                file.flush()
-                os.fsync(fd)
+        flush(fd)
         # linkat(/proc/self/fd, "<fd>", ..., AT_SYMLINK_FOLLOW): names the open file.
         os.link(str(fd), path, src_dir_fd=proc, follow_symlinks=True)
     except FileExistsError:
@@ -311,15 +331,14 @@ def _proc_fds() -> int:
     return _proc_fd[1]
 
 
-def _put_plain(path: str, data: bytes, *, fsync: bool) -> None:
+def _put_plain(path: str, data: bytes, *, fsync: bool, writeback: bool = False) -> None:
     """Write ``path``; on any failure (a full disk, a size limit) remove what was written."""
     file = open(path, "wb")  # noqa: SIM115 - closed below, and removed if not whole
     try:
         with file:
             file.write(data)
-            if fsync:
-                file.flush()
-                os.fsync(file.fileno())
+            file.flush()
+            _Flush(fsync, writeback)(file.fileno())
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
