@@ -176,21 +176,21 @@ def copy_prefix(fs: Any, source: str, target: str) -> None:
 
 
 def s3_prepared(scenario: str, fs: Any, bucket: str, options: dict, zygote: Zygote,
-                tmp_path: pathlib.Path) -> str:
+                tmp_path: pathlib.Path, overviews: Any) -> str:
     """``prepared`` on S3: the prefix a scenario's write starts from."""
     template = f"{bucket}/template"
     if scenario != "fresh":
-        old_write(f"s3://{template}/mosaic.vrt", OVERVIEWS_S3, storage_options=options).run()
+        old_write(f"s3://{template}/mosaic.vrt", overviews, storage_options=options).run()
     if scenario == "resume":
         copy_prefix(fs, template, f"{bucket}/interrupted-count")
         interrupted = new_write("replace", f"s3://{bucket}/interrupted-count/mosaic.vrt",
-                                OVERVIEWS_S3, storage_options=options)
+                                overviews, storage_options=options)
         counted = zygote.run(interrupted, kill_after=None, report=tmp_path / "interrupted.json",
                              kind="s3")
         assert "error" not in counted, counted.get("message")
         tiles = [i for i, event in enumerate(counted["mutations"])
                  if event.startswith("PutObject") and "/r" in event]
-        interrupted = new_write("replace", f"s3://{template}/mosaic.vrt", OVERVIEWS_S3,
+        interrupted = new_write("replace", f"s3://{template}/mosaic.vrt", overviews,
                                 storage_options=options)
         reply = zygote.run(interrupted, kill_after=tiles[len(tiles) // 2 - 1] + 1,
                            report=tmp_path / "interrupted.json", kind="s3")
@@ -198,18 +198,16 @@ def s3_prepared(scenario: str, fs: Any, bucket: str, options: dict, zygote: Zygo
     return template
 
 
-OVERVIEWS_S3 = (2, 4)
-
-
 @pytest.mark.slow
+@pytest.mark.parametrize("overviews", OVERVIEWS)
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_an_s3_write_killed_after_any_put_or_delete_loses_nothing(
-    scenario, zygote, bucket, tmp_path
+    scenario, overviews, zygote, bucket, tmp_path
 ):
     name, options, fs = bucket
 
     def write(prefix: str) -> Write:
-        return new_write(scenario, f"s3://{name}/{prefix}/mosaic.vrt", OVERVIEWS_S3,
+        return new_write(scenario, f"s3://{name}/{prefix}/mosaic.vrt", overviews,
                          storage_options=options)
 
     def read(prefix: str) -> str:
@@ -221,13 +219,13 @@ def test_an_s3_write_killed_after_any_put_or_delete_loses_nothing(
 
     expected: dict[str, Any] = {"old": None}
     if scenario != "fresh":
-        old_write(f"s3://{name}/old/mosaic.vrt", OVERVIEWS_S3, storage_options=options).run()
+        old_write(f"s3://{name}/old/mosaic.vrt", overviews, storage_options=options).run()
         expected["old"] = fingerprint(xr_tiles.gdal_path(f"s3://{name}/old/mosaic.vrt"))
-        old_write(f"s3://{name}/new/mosaic.vrt", OVERVIEWS_S3, storage_options=options).run()
+        old_write(f"s3://{name}/new/mosaic.vrt", overviews, storage_options=options).run()
     write("new").run(resume=False)
     expected["new"] = fingerprint(xr_tiles.gdal_path(f"s3://{name}/new/mosaic.vrt"))
 
-    template = s3_prepared(scenario, fs, name, options, zygote, tmp_path)
+    template = s3_prepared(scenario, fs, name, options, zygote, tmp_path, overviews)
     copy_prefix(fs, template, f"{name}/counting")
     complete = zygote.run(write("counting"), kill_after=None, report=tmp_path / "count.json",
                           kind="s3")
@@ -253,7 +251,7 @@ def test_an_s3_write_killed_after_any_put_or_delete_loses_nothing(
             write(prefix).run(resume=False, mode="w" if scenario == "fresh" else write(prefix).mode)
         assert read(prefix) == "new", f"after the kill after {mutations[point - 1]!r}"
         assert_store_only_referenced(fs, f"{name}/{prefix}/mosaic.vrt")
-    summary = {"scenario": f"s3-{scenario}", "overviews": True, "points": len(mutations) - 1,
-               **dict(seen)}
-    summarised(f"crash-s3-{scenario}", summary, tmp_path)
+    summary = {"scenario": f"S3, {scenario}", "overviews": overviews is not None,
+               "points": len(mutations) - 1, **dict(seen)}
+    summarised(f"crash-s3-{scenario}-{overviews is not None}", summary, tmp_path)
     assert seen["new"] >= 1

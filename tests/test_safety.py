@@ -29,6 +29,7 @@ from conftest import (
     tile_folder,
     tree,
 )
+from harness import wait_until
 
 SHAPE = (32, 48)
 CHUNKS = 16  # 2 x 3 tiles
@@ -43,15 +44,6 @@ class ChunkError(RuntimeError):
 
 def names(folder: pathlib.Path) -> set[str]:
     return {path.name for path in folder.iterdir()} if folder.exists() else set()
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.001)
-    return True
 
 
 def failing(

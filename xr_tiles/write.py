@@ -290,6 +290,8 @@ def _identity(
             "codec": options.codec.name, "level": options.level,
             "predictors": [spec.predictor for spec in specs], "blocksize": options.blocksize,
             "overviews": plan.overviews,
+            # Which levels are whole-raster files: a region update pastes into those.
+            "merged": plan.merged,
             "resampling": options.resampling if plan.overviews else None,
         },
         bands=[

@@ -4,9 +4,9 @@ Object stores guarantee that a single PUT is atomic and that a read sees the las
 they have no rename. A tile is visible only once whole because it is one PUT. The VRT is
 published by one PUT, conditional where the store has conditional writes (S3:
 ``If-None-Match: *`` when there was no VRT, ``If-Match: <ETag>`` when there was), so
-that a writer whose VRT changed since it began fails instead of overwriting it. Stores
-without them (through fsspec here: GCS, Azure) get a read just before the PUT, which
-serialises the writers of one process but not of several.
+that a writer whose VRT changed since it began fails instead of overwriting it. Other
+stores get a read just before the PUT (which serialises the writers of one process, not
+of several hosts), and fsspec's create mode for a first VRT.
 """
 
 from __future__ import annotations
@@ -156,7 +156,12 @@ class ObjectStore:
         with _UNCONDITIONAL_PUT:
             if self.vrt_version() != expected:
                 raise WriteConflictError(self._changed())
-            fs.pipe_file(self._vrt, data)
+            try:
+                # fsspec's create mode: atomic where the store's filesystem implements
+                # it so, else a check like the one above.
+                fs.pipe_file(self._vrt, data, mode="create" if expected is None else "overwrite")
+            except FileExistsError:
+                raise WriteConflictError(self._changed()) from None
 
     # --- deleting -----------------------------------------------------------------------
 
