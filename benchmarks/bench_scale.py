@@ -11,9 +11,9 @@ an untimed small write (imports). "Outside encoding and file creation" is the wa
 whole write minus the time spent inside the tile function (encoding the TIFF and writing its
 file). It splits into what xr_tiles does, timed on its own -- graph building (options,
 planning, one task per tile), fusion (culling the graph, which also materialises the input's
-graph, and inlining each tile's input tasks) and the VRT XML -- and the rest: dask's local
-scheduler running one task per tile (ordering, bookkeeping, calling the task, producing the
-input block) and the publishing renames.
+graph, and inlining each tile's input tasks) and the index (the VRT XML and what it names) --
+and the rest: dask's local scheduler running one task per tile (ordering, bookkeeping,
+calling the task, producing the input block) and the commit (manifest, flush, publish).
 
 Memory: a float32 array generated block by block by ``map_blocks`` (never held whole),
 1024 x 1024 chunks, written with zstd level 1 and the threaded scheduler in a fresh
@@ -39,7 +39,7 @@ import xarray as xr
 from affine import Affine
 
 import xr_tiles  # noqa: F401 - registers the .tiles accessor
-from xr_tiles import graph, vrt
+from xr_tiles import graph, mosaic
 from xr_tiles.plan import TilePlan
 from xr_tiles.scheduling import thread_count
 
@@ -75,10 +75,10 @@ def overhead(tiles: int, folder: Path) -> dict[str, float]:
     start = time.perf_counter()
     graph.fused(lazy)
     fuse = time.perf_counter() - start
-    job = dict(lazy.__dask_graph__())[lazy.key].args[0]
+    job = dict(lazy.__dask_graph__())[lazy.key].args[0].mosaic
+    records = [(0, tile.row, tile.col, True, ()) for tile in job.plan.tiles()]
     start = time.perf_counter()
-    vrt.vrt_xml(job.plan, job.bands, job.band_order, job.specs, job.crs, job.metadata,
-                [list(job.plan.tiles())])
+    mosaic.documents(job, records, read=None)  # type: ignore[arg-type]
     xml = time.perf_counter() - start
 
     graph._write_tile = timed_write_tile  # type: ignore[assignment]
@@ -152,7 +152,7 @@ def memory(side: int, folder: Path) -> dict[str, float]:
 HEADER = (
     "| tiles (32 x 32, codec none, synchronous) | whole write s "
     "| outside encoding and file creation, us/tile | xr_tiles: graph building "
-    "| xr_tiles: fusion | xr_tiles: VRT XML | dask's scheduler and the rest "
+    "| xr_tiles: fusion | xr_tiles: index (VRT XML) | dask's scheduler and the rest "
     "| inside the tile function, us/tile |"
 )
 COLUMNS = ("us_per_tile_outside", "us_per_tile_graph_build", "us_per_tile_fusion",

@@ -184,9 +184,10 @@ def compute_write(
         gc.freeze()
         try:
             records = _computed(graph, options, progress)
+            # Still frozen: a full collection now would scan every object of the graph.
+            return _published(commit, mosaic, records)
         finally:
             gc.unfreeze()
-        return _published(commit, mosaic, records)
     except BaseException as error:
         commit.abort(error)
         raise

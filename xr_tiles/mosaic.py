@@ -5,7 +5,7 @@ raster. Pure, but for the levels a region update pastes its tiles into (``read``
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,7 +16,6 @@ from .geotags import geotiff_tags
 from .overviews import merged_level
 from .plan import Tile, TilePlan
 from .source import Band
-from .state import referenced
 from .vrt import Source, vrt_xml
 
 # group, row, col, written (False: skipped, empty), its levels of the plan's merged factors
@@ -47,7 +46,7 @@ class Documents:
 
     files: list[tuple[str, bytes]]
     vrt: str
-    referenced: dict[str, set[str]]  # each write's files the VRT names, by write id
+    referenced: Mapping[str, set[str]]  # each write's files the VRT names, by write id
 
 
 def documents(job: MosaicJob, records: Sequence[TileRecord], read: Reader) -> Documents:
@@ -64,14 +63,36 @@ def documents(job: MosaicJob, records: Sequence[TileRecord], read: Reader) -> Do
         for factor in plan.overviews if factor not in plan.merged
     ]
     files += _merged_levels(job, records, read)
-    tiles = {
-        (group, tile.row, tile.col): write_id
-        for group, listed in enumerate(sources) for tile, write_id in listed
-    }
-    names = {key: plan.tile_name(key[1], key[2], key[0]) for key in tiles}
-    named = referenced(tiles, {}, names)
-    named.setdefault(job.write_id, set()).update(name for name, _ in files)
+    named = Named(plan, sources, job.write_id, [name for name, _ in files])
     return Documents(files, document(state=job.state), named)
+
+
+class Named(Mapping[str, set[str]]):
+    """Each write's files that the VRT names, by write id; a write's names are worked out
+    when asked for (cleanup asks for those of earlier writes, seldom for this one's)."""
+
+    def __init__(
+        self, plan: TilePlan, sources: Sequence[Sequence[Source]], write_id: str,
+        files: Sequence[str],
+    ) -> None:
+        self._plan, self._sources, self._write_id, self._files = plan, sources, write_id, files
+        self._ids = {write_id, *(wid for listed in sources for _, wid in listed)}
+
+    def __getitem__(self, write_id: str) -> set[str]:
+        if write_id not in self._ids:
+            raise KeyError(write_id)
+        names = {
+            self._plan.filename(tile, group)
+            for group, listed in enumerate(self._sources)
+            for tile, wid in listed if wid == write_id
+        }
+        return names | set(self._files) if write_id == self._write_id else names
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._ids)
+
+    def __len__(self) -> int:
+        return len(self._ids)
 
 
 def _sources(job: MosaicJob, written: set[TileKey], group: int) -> list[Source]:

@@ -205,7 +205,7 @@ class Commit:
         try:
             listing = store.list_root()
             for write in listing.writes.values():
-                self._clean_write(write, listing, referenced.get(write.write_id))
+                self._clean_write(write, listing, referenced)
             for name in listing.debris:
                 store.delete_debris(name)
             store.delete_partial_vrts()
@@ -214,20 +214,21 @@ class Commit:
                            "deletes them", store.where(), problem)
 
     def _clean_write(
-        self, write: WriteEntry, listing: Listing, named: set[str] | None
+        self, write: WriteEntry, listing: Listing, referenced: Mapping[str, set[str]]
     ) -> None:
-        store, own = self.store, write.write_id == self.write_id
-        if named is None and not own and may_be_running(write, listing):
-            return
-        if named is None:
+        store, write_id = self.store, write.write_id
+        own = write_id == self.write_id
+        if write_id not in referenced:
+            if not own and may_be_running(write, listing):
+                return
             if write.folder:
-                store.delete_write(write.write_id)
+                store.delete_write(write_id)
         elif write.folder and not (own and not self.plan.resumed):
             # A fresh write's folder holds only what it put; others may hold tiles that
             # a region update replaced, or partial files of a killed write.
-            store.delete_files(write.write_id, store.files(write.write_id) - named)
+            store.delete_files(write_id, store.files(write_id) - referenced[write_id])
         if write.manifest_file:
-            store.delete_manifest(write.write_id)
+            store.delete_manifest(write_id)
 
     def _release(self) -> None:
         self._stop_heartbeat()
