@@ -109,8 +109,7 @@ def _xr_tiles_write(scheduler: str, *, durable: bool = True, fsync_each: bool = 
     written on a distributed cluster get (the final flush then finds nothing left)."""
 
     def write(da, outdir: str, wl: Workload) -> str:
-        import xr_tiles  # noqa: F401 - registers the .tiles accessor
-        import xr_tiles.store.sink
+        import xr_tiles.store.sink  # also registers the .tiles accessor
 
         if fsync_each:
             xr_tiles.store.sink._in_distributed_worker = lambda: True

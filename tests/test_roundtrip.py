@@ -325,3 +325,15 @@ def test_any_shape_and_chunking_round_trips(tmp_path_factory, height, width, chu
         array = array.rio.write_transform(transform)
     back = read_with_gdal(array.tiles.to_vrt(path))
     np.testing.assert_array_equal(back.values[0], array.values)
+
+
+def test_a_dataarray_made_from_a_dask_array_has_no_band_description(vrt_path):
+    """xarray names a DataArray made from a dask array without a name after the dask
+    array (``array-<token>``): not a name for GDAL's band, which would change with the data."""
+    import dask.array as dsa
+
+    values = dsa.from_array(np.arange(64 * 64, dtype="float32").reshape(64, 64), chunks=32)
+    array = xr.DataArray(values, dims=("y", "x"),
+                         coords={"y": 63.5 - np.arange(64), "x": 0.5 + np.arange(64)})
+    assert array.name == values.name
+    assert read_with_gdal(array.tiles.to_vrt(vrt_path)).descriptions == (None,)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -326,5 +327,12 @@ def _optional_float(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
+# The name dask gives an array (``array-<token>``), which xarray takes for the name of a
+# DataArray made from it without one: not a name anybody gave the data.
+DASK_NAME = re.compile(r".+-[0-9a-f]{32}")
+
+
 def _name_or_none(name: Hashable | None) -> str | None:
-    return None if name is None else str(name)
+    if name is None or DASK_NAME.fullmatch(str(name)):
+        return None
+    return str(name)
