@@ -196,6 +196,15 @@ def referenced_files(vrt: pathlib.Path) -> set[pathlib.Path]:
     return found
 
 
+def silence_writes(vrt: pathlib.Path, seconds: float = 61.0) -> None:
+    """Make the unpublished writes of ``vrt`` look silent for ``seconds`` (their manifests
+    and folders last changed then), as a write whose process went quiet does after that
+    long: a lazy write is judged running by those times alone."""
+    then = time.time() - seconds
+    for entry in vrt.with_name(f"{vrt.stem}_tiles").iterdir():
+        os.utime(entry, (then, then), follow_symlinks=False)
+
+
 def assert_only_referenced(vrt: pathlib.Path, *others: pathlib.Path) -> None:
     """Under the VRT's folder: the VRT, the files it names and nothing else (no manifest,
     lock, partial file or empty folder), besides ``others`` that are not the output's."""

@@ -180,6 +180,36 @@ def _write_script(write: Write) -> dict[str, Any]:
     return {"result": str(write.run())}
 
 
+def _lazy_script(write: Write) -> dict[str, Any]:
+    """``write`` with compute=False, then computed."""
+    print("started", flush=True)
+    return {"result": str(write.run(compute=False).compute(scheduler=write.scheduler))}
+
+
+def _taken_for_dead_script(write: Write) -> dict[str, Any]:
+    """``write`` with compute=False, whose folder is deleted right before it locks the
+    path to publish, as another writer that took it for dead (silent too long) would."""
+    import shutil
+
+    vrt = pathlib.Path(write.path)
+    root, lock = vrt.with_name(f"{vrt.stem}_tiles"), vrt.with_name(f".{vrt.name}.lock")
+    opened = []
+
+    def hook(event: str, args: tuple[Any, ...]) -> None:
+        if event != "open":
+            return
+        path, _, flags = args
+        locking = isinstance(flags, int) and flags & os.O_RDWR  # not a reader's probe
+        if locking and not isinstance(path, int) and os.fsdecode(path) == str(lock):
+            opened.append(True)
+            if len(opened) == 2:  # the first was the begin's
+                (manifest,) = root.glob("*.json")
+                shutil.rmtree(root / manifest.stem)
+
+    sys.addaudithook(hook)
+    return _lazy_script(write)
+
+
 def _full_disk_script(write: Write) -> dict[str, Any]:
     """In a small filesystem (``write.path`` is on it): an old output that fits, then
     ``write``, which does not; then what a reader finds, and whether the next write
@@ -206,7 +236,8 @@ def _full_disk_script(write: Write) -> dict[str, Any]:
 
 
 SCRIPTS: dict[str, Callable[[Write], dict[str, Any]]] = {
-    "write": _write_script, "full_disk": _full_disk_script,
+    "write": _write_script, "lazy": _lazy_script, "full_disk": _full_disk_script,
+    "taken_for_dead": _taken_for_dead_script,
 }
 
 
@@ -224,11 +255,14 @@ class Zygote:
         )
 
     def run(self, write: Write, *, kill_after: int | None, report: pathlib.Path,
-            kind: str = "local", root: str | None = None) -> dict[str, Any]:
-        """Run ``write`` in a child killed right after its ``kill_after``-th mutation of
-        ``root`` (None: never); return how it ended and, from ``report``, what it did."""
+            kind: str = "local", root: str | None = None, interrupt: bool = False,
+            ) -> dict[str, Any]:
+        """Run ``write`` in a child killed (``interrupt``: sent SIGINT) right after its
+        ``kill_after``-th mutation of ``root`` (None: never); return how it ended and,
+        from ``report``, what it did."""
         request = {"write": write.as_json(), "kill_after": kill_after, "report": str(report),
-                   "kind": kind, "root": root or str(pathlib.Path(write.path).parent)}
+                   "kind": kind, "root": root or str(pathlib.Path(write.path).parent),
+                   "signal": int(signal.SIGINT if interrupt else signal.SIGKILL)}
         assert self._process.stdin is not None
         assert self._process.stdout is not None
         self._process.stdin.write(json.dumps(request) + "\n")
@@ -271,7 +305,8 @@ def zygote() -> None:
 
 def _child(request: dict[str, Any]) -> int:
     write = Write.from_json(request["write"])
-    counter = Mutations(request["root"], request["kill_after"], pathlib.Path(request["report"]))
+    counter = Mutations(request["root"], request["kill_after"], pathlib.Path(request["report"]),
+                        signal.Signals(request["signal"]))
     try:
         if request["kind"] == "s3":
             counter.watch_s3(write.storage_options)
@@ -279,7 +314,7 @@ def _child(request: dict[str, Any]) -> int:
             sys.addaudithook(counter.audit)
         try:
             result = {"result": str(write.run())}
-        except Exception as error:  # noqa: BLE001 - reported to the test
+        except BaseException as error:  # noqa: BLE001 - reported to the test (an interrupt too)
             result = {"error": type(error).__name__, "message": str(error),
                       "notes": getattr(error, "__notes__", [])}
         counter.done(result)
@@ -292,8 +327,10 @@ def _child(request: dict[str, Any]) -> int:
 class Mutations:
     """Counts a write's mutations, and kills the process right after the ``kill_after``-th."""
 
-    def __init__(self, root: str, kill_after: int | None, report: pathlib.Path) -> None:
+    def __init__(self, root: str, kill_after: int | None, report: pathlib.Path,
+                 signal_number: signal.Signals = signal.SIGKILL) -> None:
         self.root, self.kill_after, self.report = root, kill_after, report
+        self.signal = signal_number
         self.events: list[str] = []
         self._inside = False
         self._key = ""
@@ -324,13 +361,16 @@ class Mutations:
     def _after_call(self, model: Any, **_: Any) -> None:
         """Right after the server answered the request: kill after the kill_after-th."""
         self.events.append(f"{model.name} {self._key}")
-        if self.kill_after is not None and len(self.events) == self.kill_after:
-            os.kill(os.getpid(), signal.SIGKILL)
+        self._signal_at(len(self.events))
 
     def _count(self, description: str) -> None:
-        if self.kill_after is not None and len(self.events) == self.kill_after:
-            os.kill(os.getpid(), signal.SIGKILL)  # right after the kill_after-th
+        self._signal_at(len(self.events))  # right after the kill_after-th
         self.events.append(description)
+
+    def _signal_at(self, count: int) -> None:
+        if self.kill_after is not None and count == self.kill_after:
+            self.kill_after = None  # once: an interrupted write goes on to its end
+            os.kill(os.getpid(), self.signal)
 
     def _is_mutation(self, event: str, args: tuple[Any, ...]) -> bool:
         if event == "open":

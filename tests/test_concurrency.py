@@ -5,8 +5,12 @@ on S3 the writers' manifests and the VRT's conditional PUT."""
 
 from __future__ import annotations
 
+import os
 import pathlib
+import shutil
 import socket
+import subprocess
+import threading
 import time
 
 import pytest
@@ -102,3 +106,62 @@ def test_two_s3_writers_at_once_one_wins_and_the_loser_deletes_only_its_own(buck
     reference = tmp_path / "winner"
     assert fingerprint(xr_tiles.gdal_path(url)) == clean(slow_write("", winner), reference)
     assert_store_only_referenced(fs, f"{name}/dem/mosaic.vrt")
+
+
+def pid_namespace() -> list[str] | None:
+    """A command prefix that runs a command in a pid namespace of its own, as a container
+    of this host would (same kernel and boot id, its own pids); None where refused."""
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        return None
+    prefix = [unshare, "--pid", "--fork", "--mount-proc"]
+    if os.geteuid() != 0:
+        prefix.insert(1, "--map-root-user")
+    probe = subprocess.run([*prefix, "true"], check=False, capture_output=True)
+    return prefix if probe.returncode == 0 else None
+
+
+@pytest.mark.parametrize("script", ["write", "lazy"])
+def test_a_writer_in_another_container_of_the_host_is_not_taken_for_dead(
+    script, vrt_path, tmp_path
+):
+    """Its pid means nothing here (pid 1 there may be any process here, or none): it
+    runs while it holds the lock, or while its manifest is fresh."""
+    prefix = pid_namespace()
+    if prefix is None:
+        pytest.skip("no pid namespace here (unshare refused)")
+    Write(str(vrt_path), seed=0, mode="w-", shape=(512, 512), chunks=128).run()
+    first = child(slow_write(str(vrt_path), 1), wrapper=prefix, script=script)
+    assert wait_until(lambda: len(list(vrt_path.parent.glob("mosaic_tiles/*.json"))) == 1, 60)
+    before = sorted(path.name for path in vrt_path.parent.glob("mosaic_tiles/*"))
+    with pytest.raises(xr_tiles.WriteConflictError, match="is being written by write "):
+        Write(str(vrt_path), seed=2, mode="w", shape=(512, 512), chunks=128).run()
+    assert sorted(path.name for path in vrt_path.parent.glob("mosaic_tiles/*")) == before
+    assert "result" in ended(first)
+    assert fingerprint(str(vrt_path)) == clean(slow_write("", 1), tmp_path / "one")
+    assert_only_referenced(vrt_path)
+
+
+def test_a_lazy_write_on_worker_processes_is_seen_running_by_its_own_process(
+    vrt_path, tmp_path
+):
+    """compute=False computed by dask's process pool: its tasks beat from the workers,
+    so a second write from the process that built it is refused, and cleanup spares it."""
+    Write(str(vrt_path), seed=0, mode="w-", shape=(512, 512), chunks=128).run()
+    lazy = slow_write(str(vrt_path), 1).run(compute=False)
+    results: list[object] = []
+    computing = threading.Thread(
+        target=lambda: results.append(lazy.compute(scheduler="processes", num_workers=2))
+    )
+    computing.start()
+    try:
+        folder = vrt_path.with_name("mosaic_tiles")
+        assert wait_until(lambda: len(list(folder.glob("*/r*.tif"))) > 16, 60)  # its first
+        for attempt in ({"mode": "w"}, {"mode": "w", "resume": True}):
+            with pytest.raises(xr_tiles.WriteConflictError, match="is being written by write"):
+                Write(str(vrt_path), seed=2, shape=(512, 512), chunks=128, **attempt).run()
+    finally:
+        computing.join()
+    assert results == [vrt_path]
+    assert fingerprint(str(vrt_path)) == clean(slow_write("", 1), tmp_path / "one")
+    assert_only_referenced(vrt_path)

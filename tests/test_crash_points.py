@@ -151,6 +151,59 @@ def test_a_write_killed_after_any_mutation_loses_nothing(scenario, overviews, zy
     assert seen["old" if scenario != "fresh" else "absent"] >= 1
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("overviews", OVERVIEWS)
+def test_a_write_interrupted_after_any_mutation_says_what_it_left(overviews, zygote, tmp_path):
+    """Ctrl-C (SIGINT) right after each mutation of a replacement: the error says what
+    is true. Before the VRT is replaced, the old output stands and the tiles are kept (a
+    resume finishes the write); once replaced, the new output stands, the error says it
+    was published and nothing is marked kept, and what the interrupted cleanup left the
+    next write deletes."""
+    expected = references("replace", tmp_path / "references", overviews)
+    template = tmp_path / "template"
+    template.mkdir()
+    prepared("replace", template, overviews, zygote)
+    counting = tmp_path / "counting"
+    shutil.copytree(template, counting, symlinks=True)
+    complete = zygote.run(new_write("replace", counting / "mosaic.vrt", overviews),
+                          kill_after=None, report=tmp_path / "count.json", root=str(counting))
+    mutations = complete["mutations"]
+
+    seen: collections.Counter[str] = collections.Counter()
+    for point in range(1, len(mutations)):
+        case = tmp_path / f"point-{point}"
+        shutil.copytree(template, case, symlinks=True)
+        vrt = case / "mosaic.vrt"
+        reply = zygote.run(new_write("replace", vrt, overviews), kill_after=point,
+                           report=tmp_path / f"point-{point}.json", root=str(case),
+                           interrupt=True)
+        after = mutations[point - 1]
+        found = outcome(str(vrt), expected)
+        seen[found] += 1
+        assert found in {"old", "new"}, f"interrupted right after {after!r}: {found}"
+        notes = " ".join(reply.get("notes", []))
+        if "error" not in reply:  # the interrupt came when nothing was left to stop
+            assert found == "new", (after, reply)
+            assert point >= len(mutations) - 2, (after, reply)
+        elif found == "new":
+            assert reply["error"] == "KeyboardInterrupt", (after, reply)
+            assert "was published" in notes, (after, notes)
+            assert "kept" not in notes, (after, notes)
+            assert not any(
+                json.loads(manifest.read_text())["state"] == "aborted"
+                for manifest in (case / "mosaic_tiles").glob("*.json")
+            ), after
+        else:
+            assert reply["error"] == "KeyboardInterrupt", (after, reply)
+            assert "was published" not in notes, (after, notes)
+        follow_up("replace", vrt, overviews, point)
+        assert outcome(str(vrt), expected) == "new", f"after the interrupt after {after!r}"
+        assert_only_referenced(vrt)
+        shutil.rmtree(case)
+    assert seen["old"] >= 1
+    assert seen["new"] >= 1
+
+
 def test_the_mutations_counted_are_the_write_s_own(zygote, tmp_path):
     """The harness sees every kind of mutation a replacement makes, and only in its folder."""
     vrt = tmp_path / "out" / "mosaic.vrt"

@@ -33,7 +33,14 @@ from dask.core import get_dependencies
 from dask.delayed import Delayed
 
 import xr_tiles
-from conftest import expected_bands, make_raster, read_with_gdal, tile_folder, without_write_ids
+from conftest import (
+    expected_bands,
+    make_raster,
+    read_with_gdal,
+    silence_writes,
+    tile_folder,
+    without_write_ids,
+)
 from xr_tiles.fusion import MAX_DEPTH
 
 # --------------------------------------------------------------------------- helpers
@@ -265,7 +272,8 @@ def test_one_write_task_per_tile_depending_only_on_its_block(shape, chunks, tmp_
         assert block in graph
         assert get_dependencies(graph, key) == {f"{prefix}-prepare", block}
     assert get_dependencies(graph, f"{prefix}-prepare") == set()
-    assert get_dependencies(graph, delayed.key) == set(keys)
+    # The final task publishes: after the begin (a resume may have no tile to write).
+    assert get_dependencies(graph, delayed.key) == {*keys, f"{prefix}-prepare"}
     # The write layer hangs directly off the input's layer, nothing in between.
     assert delayed.__dask_graph__().dependencies[prefix] == {data.name}
     assert block_log(tmp_path / "log") == []
@@ -597,9 +605,13 @@ def test_a_failed_lazy_write_keeps_its_tiles_hidden_and_resume_finishes_it(vrt_p
     assert not vrt_path.exists()
     kept = sorted(p.name for p in tiles_folder(vrt_path).iterdir())
     assert kept, "the tiles the failed write finished are kept"
-    # A write without resume=True writes all, and deletes them once it publishes (once
-    # the failed compute's tasks still in dask's pool have ended: until then it runs).
-    wait_for_no_conflict(lambda: array.tiles.to_vrt(vrt_path))
+    # Its input failed: nothing of xr_tiles ran to say so, and its tasks may run anywhere,
+    # so it counts as running until silent for a minute. Then a write without resume=True
+    # writes all, and deletes them once it publishes.
+    with pytest.raises(xr_tiles.WriteConflictError, match="silent for 60 s counts as dead"):
+        array.tiles.to_vrt(vrt_path)
+    # (Until the failed compute's tasks still in dask's pool have ended, which beat.)
+    wait_for_no_conflict(lambda: (silence_writes(vrt_path), array.tiles.to_vrt(vrt_path)))
     assert_tiles_follow_chunks(array, vrt_path, (20, 20, 20, 4), (30, 30, 20))
     assert_only_output(vrt_path)
 

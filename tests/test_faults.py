@@ -9,6 +9,7 @@ before, and the next write must publish and leave only what its VRT names.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import pathlib
 import shutil
@@ -69,6 +70,37 @@ def test_a_file_size_limit_fails_the_write_and_keeps_the_old_output(limit, fails
     assert "File too large" in result["message"]
     if fails_at != "the manifest":
         assert "resume=True" in result["notes"][0]
+    assert_old_output(vrt_path, old, files)
+    assert_next_write_is_clean(vrt_path)
+
+
+def test_a_lazy_write_whose_tile_fails_is_kept_for_resume_at_once(vrt_path):
+    """compute=False: the failing tile task marks the write aborted where it fails, so
+    that resume=True takes its tiles at once, not after a minute's silence."""
+    write, old, files = replaced(vrt_path)
+    result = ended(child(write, limits={"RLIMIT_FSIZE": 64 * 1024}, script="lazy"))
+    assert result.get("error") == "OSError", result
+    assert "File too large" in result["message"]
+    assert "resume=True" in result["notes"][0]
+    (manifest,) = vrt_path.parent.glob("mosaic_tiles/*.json")
+    assert json.loads(manifest.read_text())["state"] == "aborted"
+    assert_old_output(vrt_path, old, files)
+
+    dataclasses.replace(write, resume=True).run()
+    assert f"mosaic_tiles/{manifest.stem}/" in vrt_path.read_text()  # it resumed that one
+    assert fingerprint(str(vrt_path)) == fingerprint(str(clean_copy(write, vrt_path)))
+    assert_only_referenced(vrt_path)
+
+
+def test_a_write_whose_folder_was_deleted_does_not_publish(vrt_path):
+    """A lazy write taken for dead by another writer (silent for a minute: its input
+    stalled) has lost its folder by the time it publishes: it must fail, not publish a
+    VRT naming files that are gone."""
+    write, old, files = replaced(vrt_path)
+    result = ended(child(write, script="taken_for_dead"))
+    assert result.get("error") == "WriteConflictError", result
+    assert "were deleted by another write" in result["message"]
+    assert "resume=True" not in " ".join(result["notes"])
     assert_old_output(vrt_path, old, files)
     assert_next_write_is_clean(vrt_path)
 

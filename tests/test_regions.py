@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import uuid
+import warnings
 
 import fsspec
 import numpy as np
@@ -351,3 +352,27 @@ def test_bad_region_options_are_refused_before_any_io(options, match, vrt_path, 
     with pytest.raises(xr_tiles.InvalidOptionError, match=match):
         mosaic(0).tiles.to_vrt(vrt_path, **options)
     assert tree(tmp_path) == {}
+
+
+def test_files_that_xr_tiles_did_not_name_stay_in_the_output_s_folders(vrt_path):
+    """A GIS's sidecar beside a tile (GDAL's statistics, in ``.aux.xml``) and a user's
+    file in a write's folder are not xr_tiles': a region update that replaces other tiles
+    of that folder deletes those tiles only."""
+    old, new = mosaic(0), mosaic(1)
+    old.tiles.to_vrt(vrt_path)
+    folder = vrt_path.with_name("mosaic_tiles") / tile_sources(vrt_path)["r0_c0.tif"]
+    with rasterio.open(folder / "r0_c0.tif") as tile, warnings.catch_warnings():
+        # GDALComputeRasterStatistics, whose results GDAL keeps in a sidecar on closing
+        warnings.simplefilter("ignore", rasterio.errors.RasterioDeprecationWarning)
+        tile.statistics(1, approx=False)
+    sidecar, notes = folder / "r0_c0.tif.aux.xml", folder / "NOTES.txt"
+    assert sidecar.exists()
+    notes.write_text("checked by hand")
+
+    y, x = slice(64, 128), slice(128, 256)
+    region_of(new, y, x).tiles.to_vrt(vrt_path, mode="r+", region={"y": y, "x": x})
+
+    np.testing.assert_array_equal(read_with_gdal(vrt_path).values, with_region(old, new, y, x))
+    assert not (folder / "r1_c2.tif").exists()  # replaced, and deleted
+    assert notes.read_text() == "checked by hand"
+    assert_only_referenced(vrt_path, sidecar, notes)

@@ -26,6 +26,7 @@ from conftest import (
     expected_bands,
     make_raster,
     read_with_gdal,
+    silence_writes,
     tile_folder,
     tree,
 )
@@ -359,12 +360,11 @@ def test_a_stale_manifest_of_a_dead_writer_does_not_block(vrt_path: pathlib.Path
     root = vrt_path.with_name("mosaic_tiles")
     (root / "0123456789ab").mkdir(parents=True)
     (root / "0123456789ab" / "r0_c0.tif").write_bytes(b"a tile")
-    writer = {"host": "vm", "boot": "", "pid": 2**22, "process_started": 0.0, "started": "x"}
-    manifest = {"format": 1, "write_id": "0123456789ab", "state": "running", "tiles": 6,
-                "identity": {}, "lock": False, "heartbeat": True, "writer": writer}
     from xr_tiles.store.writer import Writer
 
-    manifest["writer"]["boot"] = Writer.current().boot
+    writer = {**Writer.current().as_dict(), "pid": 2**22, "process_started": 0.0}
+    manifest = {"format": 1, "write_id": "0123456789ab", "state": "running", "tiles": 6,
+                "identity": {}, "lock": False, "heartbeat": True, "writer": writer}
     (root / "0123456789ab.json").write_text(json.dumps(manifest))
     array = make_raster(SHAPE, chunks=CHUNKS)
     array.tiles.to_vrt(vrt_path)
@@ -492,6 +492,14 @@ def test_failed_lazy_write_keeps_the_previous_output(
     after = tree(tmp_path)
     assert {path: data for path, data in after.items() if path in before} == before
     assert_reads(vrt_path, old)
-    # The next write to the path deletes what the failed one kept.
+    # Its input failed, which leaves no trace in the store: the write counts as running
+    # until silent for a minute (its tasks may run anywhere)...
+    with pytest.raises(xr_tiles.WriteConflictError, match="a write silent for 60 s counts as dead"):
+        make_raster(SHAPE, chunks=CHUNKS, seed=2).tiles.to_vrt(vrt_path, mode="w")
+    assert tree(tmp_path) == after
+    # ... then the next write to the path deletes what it kept.
+    silence_writes(vrt_path)
     make_raster(SHAPE, chunks=CHUNKS, seed=2).tiles.to_vrt(vrt_path, mode="w")
     assert_only_referenced(vrt_path)
+
+

@@ -77,6 +77,7 @@ class Records:
     is needed): one object, which dask does not walk."""
 
     items: tuple[TileRecord, ...]
+    resumed: bool = False  # some tiles were kept: the records are not in raster order
 
 
 @dataclass(frozen=True)
@@ -148,8 +149,9 @@ def write_graph(
             key = (kept_name, *index)
             layer[key] = Task(key, _read_kept_tile, job, after_begin)
             records.append(TaskRef(key))
-    final = (_commit, CommitJob(commit, mosaic)) if lazy else (_gathered,)
-    layer[end] = Task(end, *final, List(*records), Records(tuple(known)))
+    # A lazy write's final task waits for the begin too: a resume may have no tile to write.
+    final = (_commit, CommitJob(commit, mosaic), after_begin) if lazy else (_gathered,)
+    layer[end] = Task(end, *final, List(*records), Records(tuple(known), any(work.kept)))
     arrays = [array for band_group in raster.groups for array in band_group.arrays]
     graph = HighLevelGraph.from_collections(prefix, layer, dependencies=arrays)
     return Delayed(end, graph, layer=prefix)
@@ -266,11 +268,21 @@ def _read_kept_tile(job: TileJob, _began: None) -> TileRecord:
 
 
 def _gathered(records: list[TileRecord], known: Records) -> list[TileRecord]:
-    return [*records, *known.items]
+    """The records in raster order, a resumed write's kept tiles among the others: the
+    whole raster's levels are pasted in this order, where pieces may overlap."""
+    gathered = [*records, *known.items]
+    if known.resumed:
+        gathered.sort(key=_raster_order)
+    return gathered
 
 
-def _commit(job: CommitJob, records: list[TileRecord], known: Records) -> Any:
-    return _published(job.commit, job.mosaic, _gathered(records, known))
+def _raster_order(record: TileRecord) -> tuple[int, int, int]:
+    return record[0], record[1], record[2]
+
+
+def _commit(job: CommitJob, _began: None, records: list[TileRecord], known: Records) -> Any:
+    with job.commit.finishing():
+        return _published(job.commit, job.mosaic, _gathered(records, known))
 
 
 def _published(commit: Commit, mosaic: MosaicJob, records: list[TileRecord]) -> Any:

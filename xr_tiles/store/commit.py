@@ -17,7 +17,9 @@ stores differ only in their primitives (``local``, ``objectstore``).
 A failed or killed write keeps the tiles it completed: ``resume=True`` continues it in its
 folder, writing only the missing tiles; any other write deletes them once it publishes.
 One writer at a time: on local disk the path's lock (``lock``) says who; on object stores
-the writers' manifests, which a running write keeps fresh, and the conditional PUT.
+the writers' manifests, which a running write keeps fresh, and the conditional PUT. A
+write taken for dead by mistake (silent too long) loses its folder, and then fails: it
+publishes only once sure, under the lock, that every file its VRT names is there.
 """
 
 from __future__ import annotations
@@ -25,18 +27,18 @@ from __future__ import annotations
 import contextlib
 import logging
 import pathlib
-from collections.abc import Mapping, Sequence
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import WriteConflictError
-from ..plan import OVERVIEWS
-from .layout import is_partial
+from .layout import is_own_file
 from .listing import Listing, WriteEntry
-from .liveness import busy, check_conflicts, may_be_running
+from .liveness import check_conflicts, may_be_running
 from .lock import PathLock
 from .manifest import RUNNING, Manifest
 from .planning import CommitPlan
-from .sink import Heartbeat, TileSink
+from .sink import Heartbeat, TileSink, abort_write
 from .writer import Writer
 
 if TYPE_CHECKING:
@@ -50,7 +52,8 @@ class Commit:
 
     ``eager``: computed now, by this process, which holds the path's lock (local disk)
     or keeps the manifest fresh (object stores) from ``begin`` to the end. A lazy write
-    (``compute=False``) begins in its first task and locks only to publish.
+    (``compute=False``) begins in its first task, its tasks keep its manifest fresh, and
+    it locks only to begin and to publish.
     Picklable, without the lock and heartbeat, for a lazy write's tasks.
     """
 
@@ -62,6 +65,7 @@ class Commit:
         self.manifest = Manifest(
             plan.write_id, RUNNING, Writer.current(), dict(identity), tiles,
             lock=eager and store.lockable, heartbeat=eager and not store.lockable,
+            run=uuid.uuid4().hex,
         )
         self._lock: PathLock | None = None
         self._heartbeat: Heartbeat | None = None
@@ -75,15 +79,11 @@ class Commit:
         return self.plan.write_id
 
     def begin(self) -> None:
-        """Put the manifest and make the folder, once sure that the VRT is still the one
-        planned for and that no other write runs."""
-        with self._task():
-            self._begin()
-
-    def _begin(self) -> None:
+        """Put the manifest and make the folder, once sure, under the path's lock, that
+        the VRT is still the one planned for and that no other write runs."""
         store, plan = self.store, self.plan
-        if self.eager and store.lockable:
-            self._lock = store.lock(plan.write_id, self.manifest.writer)
+        if store.lockable:
+            self._lock = store.lock(plan.write_id, Writer.current())
         try:
             if store.vrt_version() != plan.expected:
                 raise WriteConflictError(
@@ -102,19 +102,31 @@ class Commit:
             self._began = True
             store.make_folder(plan.write_id)
             if self.manifest.heartbeat:
-                self._heartbeat = Heartbeat(store, self.manifest)
+                self._heartbeat = Heartbeat(store, self.write_id)
         except BaseException:
             self._release()
             raise
+        if not self.eager:
+            self._release()  # a lazy write's tasks, which beat, may run anywhere
 
     def sink(self) -> TileSink:
         """What a tile task puts its file through."""
-        beats = not self.eager and not self.store.lockable
-        return TileSink(self.store, self.plan.write_id, self.store.durable, not self.eager,
-                        self.manifest if beats else None)
+        return TileSink(self.store, self.plan.write_id, self.store.durable,
+                        None if self.eager else self.manifest.run)
 
-    def _task(self) -> contextlib.AbstractContextManager[None]:
-        return contextlib.nullcontext() if self.eager else busy(self.write_id)
+    @contextlib.contextmanager
+    def finishing(self) -> Iterator[None]:
+        """Around a lazy write's final task (index, levels, publish): beat meanwhile,
+        and abort on failure. It runs after ``begin``, though maybe in another process."""
+        self._began = True
+        self._heartbeat = Heartbeat(self.store, self.write_id)
+        try:
+            yield
+        except BaseException as error:
+            self.abort(error)
+            raise
+        finally:
+            self._release()
 
     def publish(
         self, files: Sequence[tuple[str, bytes]], vrt_text: str,
@@ -129,13 +141,10 @@ class Commit:
                 self._lock_to_publish()
             for name, data in files:
                 store.put(self.write_id, name, data)
+            self._check_whole(referenced.get(self.write_id, set()))
             store.flush(self.write_id)
-            try:
-                store.publish(vrt_text, self.write_id, self.plan.expected)
-            except WriteConflictError:
-                self._discard()
-                raise
-            self._published = True
+            self._put_vrt(vrt_text)
+            self._stop_heartbeat()  # before deleting: a late beat would bring a manifest back
             self._clean(referenced)
         finally:
             self._release()
@@ -145,7 +154,7 @@ class Commit:
         """For a write that was published already (resumed after the publish): delete
         what its cleanup did not get to."""
         if self.store.lockable:
-            self._lock = self.store.lock(self.write_id, self.manifest.writer)
+            self._lock = self.store.lock(self.write_id, Writer.current())
         try:
             self._clean(referenced)
         finally:
@@ -157,61 +166,110 @@ class Commit:
         say so on ``error``, let go of the path. Best effort: ``error`` is what matters."""
         self._stop_heartbeat()
         try:
-            if self._began and not (self._published or self._discarded):
-                kept = sum(
-                    1 for name in self.store.files(self.write_id)
-                    if not (is_partial(name) or name.startswith(f"{OVERVIEWS}/"))
-                )
-                error.add_note(
-                    f"xr_tiles: {kept} of this write's {self.manifest.tiles} tiles are kept "
-                    f"in {self.store.where(self.write_id)}; to_vrt(..., resume=True) with "
-                    "the same input and options writes only the others (a write without "
-                    "resume=True deletes them)"
-                )
-                # Where this fails too (a full disk), the manifest still says running,
-                # and its writer is dead or its lock free once this process lets go.
-                self.store.put_manifest(self.manifest.aborted())
-        except Exception as problem:  # noqa: BLE001 - report, and let the error through
-            logger.warning("%s: could not mark the failed write's tiles kept (%s)",
-                           self.store.where(), problem)
+            if self._published:
+                error.add_note(f"xr_tiles: {self.store.where()} was published before this")
+            elif self._began and not self._discarded:
+                abort_write(self.store, self.write_id, self.manifest.run, error, self.manifest)
         finally:
             self._release()
 
+    def _check_whole(self, names: set[str]) -> None:
+        """Refuse to publish a VRT naming files that are gone: another write took this
+        one for dead (silent too long) and deleted its folder."""
+        missing = names - self.store.files(self.write_id)
+        if missing:
+            self._discard()  # what is left of it, and its manifest
+            raise WriteConflictError(
+                f"{len(missing)} of the files of {self.store.where(self.write_id)} were "
+                "deleted by another write, which took this one for dead (silent for "
+                "too long); nothing was published"
+            )
+
+    def _put_vrt(self, vrt_text: str) -> None:
+        """Publish; sure of the outcome where the step's report is not (an error after
+        the VRT is in place, a retried conditional PUT that had succeeded)."""
+        try:
+            self.store.publish(vrt_text, self.write_id, self.plan.expected)
+        except WriteConflictError:
+            if self._vrt_names_this_write():
+                self._published = True
+                return
+            self._discard()
+            raise
+        except BaseException as error:
+            if not self._vrt_names_this_write():
+                raise
+            self._published = True
+            if not isinstance(error, Exception):
+                raise  # an interrupt: published, and let through
+            logger.warning("%s: published, though %s", self.store.where(), error)
+            return
+        self._published = True
+
+    def _vrt_names_this_write(self) -> bool:
+        """Whether the VRT now names this write's files (published by it, or by a write
+        that resumed it)."""
+        try:
+            text, _ = self.store.read_vrt()
+        except Exception:  # noqa: BLE001 - cannot tell: not published, as far as known
+            return False
+        return text is not None and f"/{self.write_id}/" in text
+
     def _lock_to_publish(self) -> None:
         try:
-            self._lock = self.store.lock(self.write_id, self.manifest.writer)
+            self._lock = self.store.lock(self.write_id, Writer.current())
         except WriteConflictError:
             self._discard()
             raise
 
     def _discard(self) -> None:
-        """Another write won: delete this one's files, only them, unless the VRT now names
-        them (a write that resumed this one, thinking it dead, published them)."""
+        """Another write won: delete this one's files, only them, unless another run of
+        this write (a resume, which took this one for dead) has them now or published
+        them."""
         self._discarded = True
+        self._stop_heartbeat()
+        store = self.store
         try:
-            text, _ = self.store.read_vrt()
-            if text is not None and f"/{self.write_id}/" in text:
+            holder = store.holder()
+            if self._lock is None and holder is not None and holder.write_id == self.write_id:
+                return  # another run of this write holds the lock
+            if self._vrt_names_this_write():
                 return
-            self.store.delete_write(self.write_id)
-            self.store.delete_manifest(self.write_id)
+            listed = store.list_root().writes.get(self.write_id)
+            if listed is not None and listed.manifest is not None and (
+                listed.manifest.run != self.manifest.run
+            ):
+                return
+            store.delete_write(self.write_id)
+            store.delete_manifest(self.write_id)
         except Exception as problem:  # noqa: BLE001 - the conflict is what to report
             logger.warning("%s: could not delete the tiles of the write that lost (%s)",
-                           self.store.where(self.write_id), problem)
+                           store.where(self.write_id), problem)
 
     def _clean(self, referenced: Mapping[str, set[str]]) -> None:
-        """Delete what no VRT names, sparing writes that may still run. Best effort:
-        the VRT is published; what is left the next write deletes."""
+        """Delete what no VRT names, sparing writes that may still run. Best effort,
+        entry by entry: the VRT is published; what is left the next write deletes."""
         store = self.store
         try:
             listing = store.list_root()
-            for write in listing.writes.values():
-                self._clean_write(write, listing, referenced)
-            for name in listing.debris:
-                store.delete_debris(name)
-            store.delete_partial_vrts()
         except Exception as problem:  # noqa: BLE001 - published already; report, go on
-            logger.warning("%s: published; old files not all deleted (%s): the next write "
-                           "deletes them", store.where(), problem)
+            self._cleanup_failed(problem)
+            return
+        deletions = [
+            *(lambda write=write: self._clean_write(write, listing, referenced)
+              for write in listing.writes.values()),
+            *(lambda name=name: store.delete_debris(name) for name in listing.debris),
+            store.delete_partial_vrts,
+        ]
+        for deletion in deletions:
+            try:
+                deletion()
+            except Exception as problem:  # noqa: BLE001 - published already; go on
+                self._cleanup_failed(problem)
+
+    def _cleanup_failed(self, problem: Exception) -> None:
+        logger.warning("%s: published; old files not all deleted (%s): the next write "
+                       "deletes them", self.store.where(), problem)
 
     def _clean_write(
         self, write: WriteEntry, listing: Listing, referenced: Mapping[str, set[str]]
@@ -223,10 +281,12 @@ class Commit:
                 return
             if write.folder:
                 store.delete_write(write_id)
-        elif write.folder and not (own and not self.plan.resumed):
+        elif write.folder and not (own and self._published and not self.plan.resumed):
             # A fresh write's folder holds only what it put; others may hold tiles that
-            # a region update replaced, or partial files of a killed write.
-            store.delete_files(write_id, store.files(write_id) - referenced[write_id])
+            # a region update replaced, or partial files of a killed write, and files
+            # that are not xr_tiles' (a GIS's .aux.xml), which stay.
+            unnamed = store.files(write_id) - referenced[write_id]
+            store.delete_files(write_id, {name for name in unnamed if is_own_file(name)})
         if write.manifest_file:
             store.delete_manifest(write_id)
 
@@ -240,5 +300,3 @@ class Commit:
         if self._heartbeat is not None:
             self._heartbeat.stop()
             self._heartbeat = None
-
-

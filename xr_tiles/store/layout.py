@@ -5,7 +5,9 @@ Every write has a folder of its own, ``<write id>/``, holding its tiles (and und
 ``<write id>.json``. A folder being deleted is first renamed ``.<write id>.deleting``.
 Files are written under a hidden temporary name, ``.<name>.<pid>-<thread>.partial``, and
 renamed into place once whole (object stores: one PUT). Anything else in the folder is
-not xr_tiles' and is never deleted.
+not xr_tiles' and is never deleted, nor is anything in a write's folder that xr_tiles
+does not name so (``is_own_file``: a GIS's ``.aux.xml`` beside a tile stays) while the
+VRT names that folder.
 """
 
 from __future__ import annotations
@@ -32,6 +34,10 @@ _ENTRY = re.compile(
     rf"|(?P<aborted>{_ID})\.aborted"
 )
 _PARTIAL_FILE = re.compile(rf"\..+\.[0-9]+-[0-9]+\{PARTIAL_SUFFIX}")
+_OWN_FILE = re.compile(
+    r"(?:r[0-9]+_c[0-9]+(?:_part[0-9]+)?\.tif"
+    r"|overviews/overview_[0-9]+(?:(?:_part[0-9]+)?\.tif|\.vrt))"
+)
 
 
 class Kind(Enum):
@@ -79,6 +85,11 @@ def deleting_name(write_id: str) -> str:
 def partial_name(name: str) -> str:
     """A temporary name for ``name`` no other process or thread uses at the same time."""
     return f".{name}.{os.getpid()}-{threading.get_ident()}{PARTIAL_SUFFIX}"
+
+
+def is_own_file(name: str) -> bool:
+    """A name xr_tiles gives a file in a write's folder: a tile, a level, a partial."""
+    return _OWN_FILE.fullmatch(name) is not None or is_partial(name.rsplit("/", 1)[-1])
 
 
 def is_partial(name: str) -> bool:

@@ -21,6 +21,8 @@ import stat
 from dataclasses import dataclass
 from typing import Any
 
+import tifffile
+
 from ..errors import WriteConflictError
 from ..plan import OVERVIEWS
 from . import lock
@@ -125,6 +127,21 @@ class LocalStore:
         with open(os.path.join(self._root, write_id, name), "rb") as file:
             return file.read()
 
+    def intact(self, write_id: str, name: str) -> bool:
+        """Whether a kept file holds all its bytes: a GeoTIFF whose full resolution (the
+        last data in its file, as xr_tiles lays tiles out) ends within the file."""
+        try:
+            with tifffile.TiffFile(os.path.join(self._root, write_id, name)) as tiff:
+                page = tiff.pages.first
+                end = max(
+                    (offset + count for offset, count in
+                     zip(page.dataoffsets, page.databytecounts, strict=True)),
+                    default=0,
+                )
+                return 0 < end <= tiff.filehandle.size
+        except Exception:  # noqa: BLE001 - whatever fails to parse is not whole
+            return False
+
     def holder(self) -> lock.Holder | None:
         return lock.holder(lock.lock_path(self.vrt))
 
@@ -139,6 +156,16 @@ class LocalStore:
         if not os.path.isdir(self._root):
             os.makedirs(self._root, exist_ok=True)
         _put(os.path.join(self._root, manifest_name(manifest.write_id)), manifest.to_bytes())
+
+    def manifest(self, write_id: str) -> Manifest | None:
+        data = self._read_manifest(manifest_name(write_id))
+        return None if data is None else Manifest.from_bytes(data)
+
+    def touch_manifest(self, write_id: str) -> None:
+        """A heartbeat: the manifest's time, not its content (a manifest deleted since,
+        its write published or taken for dead, is not brought back)."""
+        with contextlib.suppress(FileNotFoundError):
+            os.utime(os.path.join(self._root, manifest_name(write_id)))
 
     def make_folder(self, write_id: str) -> None:
         with contextlib.suppress(FileExistsError):  # a resumed write's
@@ -163,9 +190,10 @@ class LocalStore:
             return
         _syncfs(self._root)
         folder = os.path.join(self._root, write_id)
-        for path in (os.path.join(folder, OVERVIEWS), folder, self._root):
-            with contextlib.suppress(FileNotFoundError):
-                _fsync_folder(path)
+        with contextlib.suppress(FileNotFoundError):  # a write without overviews
+            _fsync_folder(os.path.join(folder, OVERVIEWS))
+        for path in (folder, self._root):  # gone: another write took this one for dead
+            _fsync_folder(path)
 
     def publish(self, text: str, write_id: str, expected: Version | None) -> None:
         """Make ``text`` the VRT in one step, if the VRT is still at version ``expected``
@@ -208,6 +236,7 @@ class LocalStore:
         _remove(deleting)
 
     def delete_files(self, write_id: str, names: set[str]) -> None:
+        """Delete files of a write's folder (the caller has kept to ``is_own_file``)."""
         folder = os.path.join(self._root, write_id)
         for name in sorted(names):
             with contextlib.suppress(FileNotFoundError):

@@ -27,8 +27,9 @@ class Manifest:
     ``lock``: its writer holds the path's lock from start to end (local disk, computed at
     once), so it runs exactly while the lock says so. ``heartbeat``: its writer puts the
     manifest again every few seconds (object stores, computed at once), so it runs while
-    the manifest is fresh. Neither (``compute=False``): it runs while its tiles keep
-    coming.
+    the manifest is fresh. Neither (``compute=False``): it runs while its tasks, wherever
+    they run, keep the manifest (or its folder) fresh. ``run``: this attempt at the write,
+    unique (a resumed write has the id of the one it resumes, not its run).
     """
 
     write_id: str
@@ -38,6 +39,7 @@ class Manifest:
     tiles: int  # how many tiles the write has to write
     lock: bool = False
     heartbeat: bool = False
+    run: str = ""
 
     def to_bytes(self) -> bytes:
         items = dataclasses.asdict(self)

@@ -118,6 +118,10 @@ class ObjectStore:
     def read(self, write_id: str, name: str) -> bytes:
         return bytes(self.fs.cat_file(posixpath.join(self._root, write_id, name)))
 
+    def intact(self, write_id: str, name: str) -> bool:
+        """A PUT is whole and durable once it returns: every object is."""
+        return True
+
     def holder(self) -> None:
         return None
 
@@ -129,6 +133,20 @@ class ObjectStore:
     def put_manifest(self, manifest: Manifest) -> None:
         self.fs.pipe_file(posixpath.join(self._root, manifest_name(manifest.write_id)),
                           manifest.to_bytes())
+
+    def manifest(self, write_id: str) -> Manifest | None:
+        data = self._read_manifest(manifest_name(write_id))
+        return None if data is None else Manifest.from_bytes(data)
+
+    def touch_manifest(self, write_id: str) -> None:
+        """A heartbeat: an object cannot be touched, only put again, as it is (one
+        deleted since, its write published or taken for dead, is not brought back)."""
+        path = posixpath.join(self._root, manifest_name(write_id))
+        try:
+            data = self.fs.cat_file(path)
+        except FileNotFoundError:
+            return
+        self.fs.pipe_file(path, data)
 
     def make_folder(self, write_id: str) -> None:
         """Nothing to make: an object store has no folders."""
@@ -166,6 +184,8 @@ class ObjectStore:
     # --- deleting -----------------------------------------------------------------------
 
     def delete_write(self, write_id: str) -> None:
+        """Delete a write's objects. There is no rename: a task of that write still
+        running (taken for dead) may put a tile after; the next write deletes it."""
         with contextlib.suppress(FileNotFoundError):
             self.fs.rm(posixpath.join(self._root, write_id), recursive=True)
 

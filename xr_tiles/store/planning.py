@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import state
 from ..errors import InvalidOptionError, OutputExistsError
-from .layout import is_partial, new_write_id
+from .layout import is_own_file, is_partial, new_write_id
 from .listing import Listing, WriteEntry
 from .liveness import check_conflicts, may_be_running
 
@@ -68,10 +68,24 @@ def plan_commit(
     if resume:
         kept = _resumable(store, existing, identity, named)
         if kept is not None:
-            names = frozenset(name for name in store.files(kept.write_id) if not is_partial(name))
+            names = _intact(store, kept.write_id)
             return CommitPlan(kept.write_id, existing.version, named, kept=names, resumed=True)
         logger.info("%s: resume=True found no write to resume; writing it all", store.where())
     return CommitPlan(new_write_id(), existing.version, named)
+
+
+def _intact(store: Store, write_id: str) -> frozenset[str]:
+    """The files a killed write kept that are whole. A power cut may leave a file that
+    was never flushed with fewer bytes than written (none, with delayed allocation):
+    such tiles are written again."""
+    # Level files are put again at the publish: only tiles count.
+    names = {name for name in store.files(write_id) if is_own_file(name) and "/" not in name
+             and not is_partial(name)}
+    damaged = {name for name in names if not store.intact(write_id, name)}
+    if damaged:
+        logger.warning("%s: %d kept files are cut short (%s); writing them again",
+                       store.where(write_id), len(damaged), ", ".join(sorted(damaged)[:3]))
+    return frozenset(names - damaged)
 
 
 def _check_new(store: Store, existing: Existing) -> None:

@@ -1,5 +1,6 @@
-"""Where a tile task puts its file, and how a write shows that it still runs: a
-heartbeat (the manifest put again) on object stores."""
+"""Where a tile task puts its file, and how a write shows that it still runs: its
+manifest touched again every few seconds (its heartbeat), by a thread of an eager write
+on an object store, by the tasks of a lazy write wherever they run."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ import logging
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .liveness import busy
+from ..plan import OVERVIEWS
+from .layout import is_partial
 from .manifest import Manifest
 
 if TYPE_CHECKING:
@@ -26,25 +29,34 @@ HEARTBEAT_S = 10.0
 class TileSink:
     """Where a tile task puts its file: the write's folder. ``durable``: fsync each file
     where the task runs on a distributed worker (which may be another host: the final
-    ``flush`` cannot reach its disk). ``heartbeat``: a lazy write's manifest, put again
-    every ``HEARTBEAT_S`` from the tasks, as they are its only sign of life."""
+    ``flush`` cannot reach its disk). ``run``: a ``compute=False`` write's run, whose
+    manifest its tasks keep fresh, as they are its only sign of life, and mark aborted
+    when one fails (a few bytes, not the manifest: each task carries them)."""
 
     store: Store
     write_id: str
     durable: bool
-    lazy: bool = False  # its tasks count themselves as the write's signs of life
-    heartbeat: Manifest | None = None
+    run: str | None = None
 
     def task(self) -> contextlib.AbstractContextManager[None]:
-        """Around a tile task: a lazy write runs while one of its tasks does."""
-        return busy(self.write_id) if self.lazy else contextlib.nullcontext()
+        """Around a tile task."""
+        return contextlib.nullcontext() if self.run is None else self._lazy_task(self.run)
+
+    @contextlib.contextmanager
+    def _lazy_task(self, run: str) -> Iterator[None]:
+        beat(self.store, self.write_id, run)
+        try:
+            yield
+        except BaseException as error:
+            abort_write(self.store, self.write_id, run, error)
+            raise
 
     def put(self, name: str, data: bytes) -> int:
         written = self.store.put(
             self.write_id, name, data, fsync=self.durable and _in_distributed_worker()
         )
-        if self.heartbeat is not None:
-            _beat(self.store, self.heartbeat)
+        if self.run is not None:
+            beat(self.store, self.write_id, self.run)
         return written
 
     def read(self, name: str) -> bytes:
@@ -52,10 +64,10 @@ class TileSink:
 
 
 class Heartbeat:
-    """Puts a write's manifest again every ``HEARTBEAT_S``, until stopped."""
+    """Touches a write's manifest every ``HEARTBEAT_S``, until stopped."""
 
-    def __init__(self, store: Store, manifest: Manifest) -> None:
-        self._store, self._manifest = store, manifest
+    def __init__(self, store: Store, write_id: str) -> None:
+        self._store, self._write_id = store, write_id
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name="xr_tiles heartbeat", daemon=True)
         self._thread.start()
@@ -63,7 +75,7 @@ class Heartbeat:
     def _run(self) -> None:
         while not self._stopped.wait(HEARTBEAT_S):
             try:
-                self._store.put_manifest(self._manifest)
+                self._store.touch_manifest(self._write_id)
             except Exception as problem:  # noqa: BLE001 - a missed beat is not fatal
                 logger.warning("%s: heartbeat failed (%s)", self._store.where(), problem)
 
@@ -72,15 +84,51 @@ class Heartbeat:
         self._thread.join()
 
 
+# Per process: when each lazy write's run last beat here, and which runs failed here.
 _last_beats: dict[str, float] = {}
+_failed: set[str] = set()
 
 
-def _beat(store: Store, manifest: Manifest) -> None:
+def beat(store: Store, write_id: str, run: str) -> None:
+    """Touch a lazy write's manifest if this process has not for ``HEARTBEAT_S`` (a
+    process's first task always does: it may be a worker that just joined)."""
+    if run in _failed:
+        return
     now = time.monotonic()
-    last = _last_beats.setdefault(manifest.write_id, now)
-    if now - last >= HEARTBEAT_S:
-        _last_beats[manifest.write_id] = now
-        store.put_manifest(manifest)
+    if now - _last_beats.get(run, -HEARTBEAT_S) >= HEARTBEAT_S:
+        _last_beats[run] = now
+        store.touch_manifest(write_id)
+
+
+def abort_write(
+    store: Store, write_id: str, run: str, error: BaseException,
+    manifest: Manifest | None = None,
+) -> None:
+    """Mark a failed write's tiles kept (for ``resume=True``) and say so on ``error``.
+    Once per run and process; ``manifest``: the run's, where known (else read, and left
+    alone if another run has it now). Best effort: ``error`` is what matters."""
+    if run in _failed:
+        return
+    _failed.add(run)
+    try:
+        manifest = manifest or store.manifest(write_id)
+        if manifest is None or manifest.run != run:
+            return
+        kept = sum(
+            1 for name in store.files(write_id)
+            if not (is_partial(name) or name.startswith(f"{OVERVIEWS}/"))
+        )
+        error.add_note(
+            f"xr_tiles: {kept} of this write's {manifest.tiles} tiles are kept in "
+            f"{store.where(write_id)}; to_vrt(..., resume=True) with the same input and "
+            "options writes only the others (a write without resume=True deletes them)"
+        )
+        # Where this fails too (a full disk), the manifest still says running, until it
+        # is stale or its lock free.
+        store.put_manifest(manifest.aborted())
+    except Exception as problem:  # noqa: BLE001 - report, and let the error through
+        logger.warning("%s: could not mark the failed write's tiles kept (%s)",
+                       store.where(), problem)
 
 
 def _in_distributed_worker() -> bool:
@@ -92,5 +140,3 @@ def _in_distributed_worker() -> bool:
     except ValueError:
         return False
     return True
-
-

@@ -18,13 +18,19 @@ START_TIME_TOLERANCE_S = 1.0
 
 @dataclass(frozen=True)
 class Writer:
-    """A process on a host. ``boot`` tells hosts apart that share a name (containers)."""
+    """A process on a host.
+
+    ``boot`` tells apart hosts that share a name; ``pid_namespace`` tells apart the
+    containers of one host, which share its kernel (and so its boot id) but number their
+    processes each on their own: a pid says something only within its namespace.
+    """
 
     host: str
     boot: str
     pid: int
     process_started: float
     started: str  # when the write began, ISO 8601 UTC
+    pid_namespace: str = ""  # empty: unknown, so never judged from here
 
     @classmethod
     def current(cls) -> Writer:
@@ -34,6 +40,7 @@ class Writer:
             pid=os.getpid(),
             process_started=_process_started(os.getpid()) or 0.0,
             started=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            pid_namespace=_pid_namespace(),
         )
 
     @classmethod
@@ -41,23 +48,29 @@ class Writer:
         return cls(
             host=str(items["host"]), boot=str(items["boot"]), pid=int(items["pid"]),
             process_started=float(items["process_started"]), started=str(items["started"]),
+            pid_namespace=str(items.get("pid_namespace", "")),
         )
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @property
-    def on_this_host(self) -> bool:
-        return self.boot == _boot_id()
+    def pids_comparable(self) -> bool:
+        """Whether its pid names a process here: same host, same boot, same container."""
+        return (
+            (self.host, self.boot) == (socket.gethostname(), _boot_id())
+            and bool(self.pid_namespace) and self.pid_namespace == _pid_namespace()
+        )
 
     @property
     def is_this_process(self) -> bool:
-        return self.on_this_host and self.pid == os.getpid()
+        return self.pids_comparable and self.pid == os.getpid()
 
     def is_dead(self) -> bool:
-        """True only when certain: a process of this host that no longer runs (a pid
-        reused since by another process counts as dead). Other hosts: never certain."""
-        if not self.on_this_host:
+        """True only when certain: a process of this host and container that no longer
+        runs (a pid reused since by another process counts as dead). Other hosts and
+        containers: never certain."""
+        if not self.pids_comparable:
             return False
         started = _process_started(self.pid)
         return started is None or abs(started - self.process_started) > START_TIME_TOLERANCE_S
@@ -74,6 +87,15 @@ def _boot_id() -> str:
             return file.read().strip()
     except OSError:
         return f"{socket.gethostname()}@{psutil.boot_time()}"
+
+
+@functools.cache
+def _pid_namespace() -> str:
+    """This process's pid namespace (``pid:[<inode>]``); empty where there is none to read."""
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return ""
 
 
 def _process_started(pid: int) -> float | None:
