@@ -110,6 +110,14 @@ def read_with_gdal(path: str | pathlib.Path) -> ReadBack:
             )
 
 
+def north_up(array: xr.DataArray) -> xr.DataArray:
+    """``array`` as xr_tiles writes it: rows from north to south (y descending)."""
+    y = array.rio.y_dim
+    if array.sizes[y] > 1 and array[y].values[1] > array[y].values[0]:
+        return array.isel({y: slice(None, None, -1)})
+    return array
+
+
 def expected_bands(array: xr.DataArray) -> np.ndarray:
     values = np.asarray(array.values)
     return values[np.newaxis] if values.ndim == 2 else values

@@ -13,7 +13,7 @@ from affine import Affine
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import expected_bands, make_raster, read_with_gdal, tile_folder
+from conftest import expected_bands, make_raster, north_up, read_with_gdal, tile_folder
 
 INTEGER_DTYPES = ["int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64"]
 FLOAT_DTYPES = ["float32", "float64"]
@@ -25,6 +25,8 @@ TIFF_COMPRESSION = {
 
 
 def assert_same_raster(array: xr.DataArray, path) -> None:
+    """GDAL reads ``array``, north-up, with its coordinates."""
+    array = north_up(array)
     back = read_with_gdal(path)
     np.testing.assert_array_equal(back.values, expected_bands(array), strict=True)
     assert back.transform == array.rio.transform(recalc=True)
@@ -103,12 +105,16 @@ def test_chunkings_and_orientations_read_back_in_place(chunks, south_up, vrt_pat
     array = make_raster((64, 80), "float32", chunks=chunks, south_up=south_up)
     assert_same_raster(array, array.tiles.to_vrt(vrt_path))
     back = read_with_gdal(vrt_path)
-    assert (back.transform.e > 0) == south_up
-    # GDAL's pixel-centre coordinates are the input's coordinates.
+    assert back.transform.e < 0  # north-up, whichever way the input's rows go
+    # GDAL's pixel-centre coordinates are the input's coordinates, north first.
     x, y = back.transform * (np.arange(80) + 0.5, np.full(80, 0.5))
     np.testing.assert_allclose(x, array.x.values)
     x, y = back.transform * (np.full(64, 0.5), np.arange(64) + 0.5)
-    np.testing.assert_allclose(y, array.y.values)
+    np.testing.assert_allclose(y, np.sort(array.y.values)[::-1])
+    # The same value at the same coordinates as the input has.
+    opened = rioxarray.open_rasterio(vrt_path).squeeze("band", drop=True)
+    assert opened.y.values[0] > opened.y.values[-1]
+    np.testing.assert_array_equal(opened.sel(y=array.y, x=array.x).values, array.values)
 
 
 @pytest.mark.parametrize("south_up", [False, True], ids=["north-up", "south-up"])
@@ -127,7 +133,11 @@ def test_every_tile_is_a_standalone_geotiff_in_place(south_up, vrt_path):
             assert tile.block_shapes[0] == (16, 16)
             window = rasterio.windows.from_bounds(*tile.bounds, transform=full.transform)
             row_off, col_off = round(window.row_off), round(window.col_off)
-            assert (row_off, col_off) == (row * 20, col * 30)
+            # A south-up input's blocks are flipped in place: its ragged last block of
+            # rows (the northernmost) comes first.
+            row_starts = (0, 10, 30) if south_up else (0, 20, 40)
+            assert (row_off, col_off) == (row_starts[row], col * 30)
+            assert tile.transform.e < 0
             expected = full.values[:, row_off : row_off + tile.height, col_off : col_off + tile.width]
             np.testing.assert_array_equal(tile.read(), expected)
 
@@ -324,7 +334,8 @@ def test_any_shape_and_chunking_round_trips(tmp_path_factory, height, width, chu
         transform = Affine(30, 0, 500_000, 0, 30 if south_up else -30, 4e6)
         array = array.rio.write_transform(transform)
     back = read_with_gdal(array.tiles.to_vrt(path))
-    np.testing.assert_array_equal(back.values[0], array.values)
+    expected = array.values[::-1] if south_up and height > 1 else array.values
+    np.testing.assert_array_equal(back.values[0], expected)
 
 
 def test_a_dataarray_made_from_a_dask_array_has_no_band_description(vrt_path):

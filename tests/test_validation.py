@@ -172,3 +172,27 @@ def test_invalid_write_of_dask_input_computes_nothing(tmp_path: pathlib.Path, ch
     with pytest.raises(xr_tiles.InvalidOptionError, match="predictor=2"):
         array.tiles.to_vrt(tmp_path / "out" / "mosaic.vrt", predictor=2, chunks=chunks)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_many_small_tiles_warn_once_with_the_chunks_that_give_fewer_files(vrt_path):
+    array = make_raster((33 * 32, 32 * 32), "uint8", chunks=32)  # 1,056 tiles of 32 x 32
+    with pytest.warns(xr_tiles.SmallTilesWarning) as record:
+        array.tiles.to_vrt(vrt_path, codec="none")
+    warned = [w for w in record if issubclass(w.category, xr_tiles.SmallTilesWarning)]
+    assert len(warned) == 1
+    message = str(warned[0].message)
+    assert "writing 1056 tiles of 1024 pixels on average (about 32 x 32)" in message
+    assert "chunks=1024 would write 2" in message
+    assert warned[0].filename == __file__  # pointed at the caller, not at xr_tiles
+
+
+@pytest.mark.parametrize(
+    ("shape", "chunks"),
+    [
+        pytest.param((1000 * 16, 16), 16, id="1000-tiles"),
+        pytest.param((40 * 256, 32 * 256), 256, id="1280-tiles-of-256"),
+    ],
+)
+def test_a_thousand_tiles_or_tiles_of_256_stay_quiet(shape, chunks, vrt_path):
+    """The suite turns warnings into errors: a warning would fail this write."""
+    make_raster(shape, "uint8", chunks=chunks).tiles.to_vrt(vrt_path, codec="none")

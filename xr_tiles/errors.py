@@ -31,3 +31,7 @@ class InvalidMosaicError(XrTilesError, ValueError):
 
 class RegionMismatchError(XrTilesError, ValueError):
     """The data does not fit the existing mosaic at the region: grid, bands or options."""
+
+
+class SmallTilesWarning(UserWarning):
+    """The write has many small tiles: creating their files dominates its time."""

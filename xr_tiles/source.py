@@ -108,6 +108,8 @@ def read_raster(obj: xr.DataArray | xr.Dataset, options: WriteOptions) -> Raster
     obj, y_dim, x_dim = _with_spatial_dims(obj)
     variables = _variables(obj, y_dim, x_dim)
     transform = _transform(obj, y_dim, x_dim)
+    if _south_up(transform):
+        variables, transform = _north_up(variables, transform, y_dim)
     crs = options.crs if options.crs is not None else obj.rio.crs
     chunked = _chunk_alike(variables, y_dim, x_dim, options.chunks)
     described = [(var, _bands_of(var, options.nodata)) for var in chunked]
@@ -185,6 +187,22 @@ def _transform(obj: xr.DataArray | xr.Dataset, y_dim: Hashable, x_dim: Hashable)
     if single:
         _check_single_pixel(obj, transform, y_dim, x_dim, single)
     return transform
+
+
+def _south_up(transform: Affine) -> bool:
+    """Rows that go up in y (NetCDF climate and model grids): GDAL reads such files, but
+    much of the GIS world (AAIGrid, web tilers, odc-stac) flips or misplaces them."""
+    return transform.e > 0 and transform.b == transform.d == 0
+
+
+def _north_up(
+    variables: list[xr.DataArray], transform: Affine, y_dim: Hashable
+) -> tuple[list[xr.DataArray], Affine]:
+    """The variables with their rows reversed (a view of each block, reversed in the
+    tile's own task) and the transform of the north-up grid they then form."""
+    height = variables[0].sizes[y_dim]
+    flipped = [var.isel({y_dim: slice(None, None, -1)}) for var in variables]
+    return flipped, transform * Affine(1, 0, 0, 0, -1, height)
 
 
 def _check_regular(coord: np.ndarray, dim: Hashable) -> None:
@@ -270,8 +288,24 @@ def _descriptions(var: xr.DataArray) -> list[str | None]:
         return [str(text) for text in long_name]
     band_dim = var.dims[0]
     if band_dim in var.coords:
-        return [str(value) for value in var[band_dim].values]
+        return _labels(var[band_dim].values)
     return [None] * count
+
+
+def _labels(values: np.ndarray) -> list[str | None]:
+    """Band coordinates as people write them: times as ISO 8601 without the parts that
+    are zero (``2000-01-01``, ``2000-01-01T06:00``), numpy's and cftime's alike."""
+    if values.dtype.kind == "M":
+        return [str(text) for text in np.datetime_as_string(values, unit="auto")]
+    return [_label(value) for value in values]
+
+
+def _label(value: Any) -> str:
+    if all(hasattr(value, part) for part in ("isoformat", "hour", "minute", "second")):
+        if not (value.hour or value.minute or value.second or getattr(value, "microsecond", 0)):
+            return f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
+        return str(value.isoformat(timespec="auto" if value.second else "minutes"))
+    return str(value)
 
 
 def _as_dataset_bands(bands: list[Band], var: xr.DataArray) -> list[Band]:

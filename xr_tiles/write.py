@@ -35,6 +35,7 @@ from .options import (
     parse_path,
     parse_storage_options,
     warn_misaligned_overviews,
+    warn_small_tiles,
 )
 from .overviews import auto_factors, merged_factors
 from .plan import TilePlan
@@ -128,6 +129,8 @@ def to_vrt(
     plan = _tile_plan(raster, options, store, update)
     specs = [_tile_spec(group, raster, plan, options) for group in raster.groups]
     warn_misaligned_overviews(plan.overviews, plan.y_chunks, plan.x_chunks)
+    if update is None:  # a region update's tiles are the mosaic's
+        warn_small_tiles(plan.y_chunks, plan.x_chunks)
     identity = _identity(raster, plan, specs, options, update)
     if update is not None:
         _check_fits(store, update, identity)
