@@ -1,0 +1,372 @@
+"""The command line, run as users run it (a subprocess): ``python -m xr_tiles``, the
+``xr-tiles`` script and ``rio tiles``; GDAL (rasterio) reads back what it wrote."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import re
+import signal
+import subprocess
+import sys
+import time
+import warnings
+
+import numpy as np
+import pytest
+import rasterio
+import xarray as xr
+from affine import Affine
+from rasterio.crs import CRS
+
+from conftest import ORIGIN, PIXEL, expected_bands, make_raster, read_with_gdal, referenced_files
+
+BIN = pathlib.Path(sys.executable).parent
+MODULE = [sys.executable, "-m", "xr_tiles"]
+TRANSFORM = Affine(PIXEL, 0.0, ORIGIN[0], 0.0, -PIXEL, ORIGIN[1])
+
+
+def cli(
+    *args: object, command: list[str] = MODULE, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*command, *map(str, args)], capture_output=True, text=True, timeout=timeout,
+        stdin=subprocess.DEVNULL, check=False,
+    )
+
+
+def ok(*args: object, command: list[str] = MODULE) -> subprocess.CompletedProcess[str]:
+    done = cli(*args, command=command)
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+def error_line(done: subprocess.CompletedProcess[str]) -> str:
+    """The one line a failed command prints on stderr."""
+    assert "Traceback" not in done.stderr, done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("Error: "), done.stderr
+    return lines[0]
+
+
+def script(name: str) -> list[str]:
+    path = BIN / name
+    if not path.exists():
+        pytest.skip(f"{name} is not installed beside {sys.executable}")
+    return [str(path)]
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+@pytest.fixture
+def netcdf(tmp_path: pathlib.Path) -> tuple[pathlib.Path, xr.DataArray]:
+    pytest.importorskip("h5py", reason="h5netcdf reads HDF5 with h5py")
+    array = make_raster((64, 80), "float32", nodata=-9999.0)
+    path = tmp_path / "dem.nc"
+    array.to_dataset().to_netcdf(path, engine="h5netcdf")
+    return path, array
+
+
+@pytest.fixture
+def zarr_store(tmp_path: pathlib.Path) -> tuple[pathlib.Path, xr.DataArray]:
+    array = make_raster((3, 64, 80), "int16", chunks=(32, 40), nodata=-32768).drop_vars("band")
+    path = tmp_path / "dem.zarr"
+    array.to_dataset(name="elevation").to_zarr(path, mode="w", consolidated=False)
+    return path, array
+
+
+@pytest.fixture
+def geotiff(tmp_path: pathlib.Path) -> tuple[pathlib.Path, xr.DataArray]:
+    array = make_raster((2, 64, 80), "uint16", nodata=0, name=None)
+    path = tmp_path / "dem.tif"
+    array.rio.to_raster(path, tiled=True, blockxsize=32, blockysize=32)
+    return path, array
+
+
+@pytest.fixture(params=["netcdf", "zarr_store", "geotiff"])
+def source(request: pytest.FixtureRequest) -> tuple[pathlib.Path, xr.DataArray]:
+    return request.getfixturevalue(request.param)  # type: ignore[no-any-return]
+
+
+def assert_reads_back(vrt: pathlib.Path, array: xr.DataArray) -> None:
+    """GDAL reads ``array``, bit for bit, with its CRS, transform and nodata."""
+    found = read_with_gdal(vrt)
+    np.testing.assert_array_equal(found.values, expected_bands(array))
+    assert found.values is not None
+    assert found.values.dtype == array.dtype
+    assert found.crs == CRS.from_user_input("EPSG:32633")
+    assert found.transform == TRANSFORM
+    assert set(found.nodatavals) == {array.rio.nodata}
+
+
+# --------------------------------------------------------------------------- write
+
+
+def test_write_reads_back(source, tmp_path):
+    path, array = source
+    vrt = tmp_path / "out" / "dem.vrt"
+    done = ok("write", path, vrt, "--chunks", "32,48", "--no-progress")
+    assert done.stdout == f"{vrt}\n"
+    assert_reads_back(vrt, array)
+    counts = json.loads(ok("info", vrt, "--json").stdout)["tiles"]
+    assert counts == {"written": 4, "skipped": 0, "grid": [2, 2], "files_per_tile": 1}
+
+
+def test_zarr_keeps_its_chunks(zarr_store, tmp_path):
+    path, array = zarr_store
+    vrt = tmp_path / "dem.vrt"
+    done = ok("write", path, vrt, "--codec", "deflate", "--level", "6", "--predictor", "1")
+    assert done.stderr == ""
+    assert_reads_back(vrt, array)
+    tiles = [path for path in referenced_files(vrt) if path.suffix == ".tif"]
+    assert len(tiles) == 4  # one per Zarr chunk
+    for path in tiles:
+        with rasterio.open(path) as tile:
+            assert (tile.height, tile.width) == (32, 40)
+            assert tile.compression.name == "deflate"
+
+
+def test_console_script(geotiff, tmp_path):
+    path, array = geotiff
+    vrt = tmp_path / "dem.vrt"
+    ok("write", path, vrt, "--overviews", "2,4", "--resampling", "average",
+       command=script("xr-tiles"))
+    assert_reads_back(vrt, array)
+    with rasterio.open(vrt) as dataset:
+        assert dataset.overviews(1) == [2, 4]
+
+
+def test_rio_plugin(netcdf, tmp_path):
+    path, array = netcdf
+    rio = script("rio")
+    vrt = tmp_path / "dem.vrt"
+    ok("tiles", "write", path, vrt, "--chunks", "32", command=rio)
+    assert_reads_back(vrt, array)
+    assert json.loads(ok("tiles", "info", vrt, "--json", command=rio).stdout)["width"] == 80
+
+
+def test_variables_and_selections(tmp_path):
+    """--var picks data variables, --isel and --sel pick along other dimensions; the
+    default is every variable on the y/x grid."""
+    pytest.importorskip("h5py", reason="h5netcdf reads HDF5 with h5py")
+    frames = [make_raster((32, 48), "float32", seed=seed) for seed in range(3)]
+    cube = xr.concat(frames, dim="time").assign_coords(time=[10, 20, 30])
+    dataset = xr.Dataset({"a": cube, "b": (cube * 2).astype("float32"), "t": cube.time * 1.0})
+    path = tmp_path / "cube.nc"
+    dataset.to_netcdf(path, engine="h5netcdf")
+    both, one = tmp_path / "both.vrt", tmp_path / "one.vrt"
+    ok("write", path, both, "--isel", "time=1")
+    ok("write", path, one, "--var", "b", "--sel", "time=30")
+    found = read_with_gdal(both)
+    assert found.descriptions == ("a", "b")
+    np.testing.assert_array_equal(found.values, np.stack([cube[1].values, cube[1].values * 2]))
+    found = read_with_gdal(one)
+    assert found.descriptions == ("b",)
+    np.testing.assert_array_equal(found.values[0], (cube[2] * 2).values)
+    assert found.transform == TRANSFORM
+
+
+def test_progress_goes_to_stderr(geotiff, tmp_path):
+    path, _ = geotiff
+    vrt = tmp_path / "dem.vrt"
+    done = ok("write", path, vrt, "--progress", "--scheduler", "synchronous")
+    assert done.stdout == f"{vrt}\n"
+    assert "100% Completed" in done.stderr
+
+
+def test_distributed_scheduler(geotiff, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    path, array = geotiff
+    vrt = tmp_path / "dem.vrt"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # distributed's own, on start and close
+        cluster = distributed.LocalCluster(
+            n_workers=1, threads_per_worker=2, processes=False, protocol="tcp",
+            host="127.0.0.1", dashboard_address=":0",
+        )
+        try:
+            ok("write", path, vrt, "--chunks", "32", "--scheduler", cluster.scheduler_address)
+        finally:
+            cluster.close()
+    assert_reads_back(vrt, array)
+
+
+# --------------------------------------------------------------------------- info
+
+
+def test_info(tmp_path):
+    array = make_raster((3, 96, 80), "int16", chunks=(32, 32), nodata=-1)
+    array[:, :32, :32] = -1  # one tile of nodata only: not written
+    vrt = tmp_path / "dem.vrt"
+    array.tiles.to_vrt(vrt, skip_empty=True, overviews=[2])
+    found = json.loads(ok("info", vrt, "--json").stdout)
+    assert set(found) == {
+        "width", "height", "bands", "crs", "transform", "tiles", "overviews", "bytes"
+    }
+    with rasterio.open(vrt) as dataset:
+        assert (found["width"], found["height"]) == (dataset.width, dataset.height) == (80, 96)
+        assert found["bands"] == [
+            {"dtype": "int16", "nodata": -1, "description": name}
+            for name in dataset.descriptions
+        ]
+        assert CRS.from_user_input(found["crs"]) == dataset.crs
+        assert found["transform"] == list(dataset.transform.to_gdal())
+        assert found["overviews"] == dataset.overviews(1) == [2]
+    assert found["tiles"] == {"written": 8, "skipped": 1, "grid": [3, 3], "files_per_tile": 1}
+    files = [vrt, *referenced_files(vrt)]
+    assert found["bytes"]["on_disk"] == sum(path.stat().st_size for path in files)
+    assert found["bytes"]["uncompressed"] == 3 * 96 * 80 * 2
+    ratio = found["bytes"]["uncompressed"] / found["bytes"]["on_disk"]
+    assert found["bytes"]["ratio"] == pytest.approx(ratio, abs=1e-3)
+    text = ok("info", vrt).stdout
+    for expected in ("80 x 96 pixels, 3 bands", "int16, nodata -1, 'b0'", "EPSG:32633",
+                     "500000.0, 30.0, 0.0, 4000000.0, 0.0, -30.0", "8 written, 1 skipped",
+                     "overviews   2", f"{found['bytes']['on_disk']:,} on disk"):
+        assert expected in text, text
+
+
+def test_info_of_a_vrt_xr_tiles_did_not_write(tmp_path):
+    """Without xr_tiles' record: what GDAL reads, tiles the files the bands read."""
+    vrt = tmp_path / "dem.vrt"
+    make_raster((64, 80), chunks=(32, 40), name=None).tiles.to_vrt(vrt)
+    text = vrt.read_text()
+    vrt.write_text(re.sub(r'<Metadata domain="xr_tiles">.*?</Metadata>', "", text, flags=re.DOTALL))
+    found = json.loads(ok("info", vrt, "--json").stdout)
+    assert found["tiles"] == {"written": 4, "skipped": None, "grid": None, "files_per_tile": None}
+    assert found["bands"] == [{"dtype": "float32", "nodata": None, "description": None}]
+
+
+# --------------------------------------------------------------------------- validate
+
+
+@pytest.fixture
+def mosaic(tmp_path: pathlib.Path) -> pathlib.Path:
+    vrt = tmp_path / "dem.vrt"
+    make_raster((2, 64, 64), "uint16", chunks=(32, 32), nodata=0).tiles.to_vrt(vrt, overviews=[2])
+    return vrt
+
+
+def tiles_of(vrt: pathlib.Path) -> list[pathlib.Path]:
+    tiles = (path for path in referenced_files(vrt) if re.fullmatch(r"r\d+_c\d+\.tif", path.name))
+    return sorted(tiles)
+
+
+def test_validate_a_good_mosaic(mosaic):
+    assert ok("validate", mosaic).stdout == f"{mosaic}: valid\n"
+
+
+def rewrite_as_plain_geotiff(tile: pathlib.Path) -> None:
+    """The same pixels and georeferencing in strips, overviews added after: not a COG."""
+    with rasterio.open(tile) as dataset:
+        profile, values = dataset.profile, dataset.read()
+    for key in ("tiled", "blockxsize", "blockysize"):
+        profile.pop(key, None)
+    with rasterio.open(tile, "w", **profile) as dataset:
+        dataset.write(values)
+    with rasterio.open(tile, "r+") as dataset:
+        dataset.build_overviews([2])
+
+
+@pytest.mark.parametrize(
+    ("damage", "reported"),
+    [("delete", "missing"), ("truncate", "GDAL cannot read it"),
+     ("swap", "its geotransform is"), ("not-cog", "not a valid COG")],
+)
+def test_validate_finds_damage(mosaic, damage, reported):
+    tiles = tiles_of(mosaic)
+    if damage == "delete":
+        tiles[1].unlink()
+    elif damage == "truncate":
+        os.truncate(tiles[1], tiles[1].stat().st_size // 2)
+    elif damage == "swap":  # two tiles of the same size, each where the other should be
+        first, second = tiles[0].read_bytes(), tiles[1].read_bytes()
+        tiles[0].write_bytes(second)
+        tiles[1].write_bytes(first)
+    else:
+        rewrite_as_plain_geotiff(tiles[1])
+    done = cli("validate", mosaic)
+    assert done.returncode == 1, done.stdout + done.stderr
+    name = tiles[1].relative_to(mosaic.parent).as_posix()
+    named = [line for line in done.stdout.splitlines() if line.startswith(f"{name}: ")]
+    assert named, done.stdout
+    assert reported in named[0]
+    count = len(done.stdout.splitlines())
+    assert error_line(done) == f"Error: {mosaic}: {count} problem{'s' * (count > 1)}"
+
+
+# --------------------------------------------------------------------------- exit codes
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        pytest.param(["write", "{tmp}/missing.nc", "{vrt}"], "does not exist", id="missing-input"),
+        pytest.param(["write", "{nc}", "{vrt}", "--var", "nope"], "no variable 'nope'", id="var"),
+        pytest.param(["write", "{nc}", "{vrt}", "--overviews", "3,6"], "--overviews",
+                     id="overviews"),
+        pytest.param(["write", "{nc}", "{vrt}", "--codec", "gzip"], "--codec", id="codec"),
+        pytest.param(["write", "{nc}", "{vrt}", "--isel", "band=0"], "--isel band=0", id="isel"),
+        pytest.param(["write", "{nc}", "{vrt}", "--storage-option", "anon=true"],
+                     "storage_options", id="storage-option"),
+        pytest.param(["write", "{nc}", "{tmp}/dem.tif"], "'.vrt'", id="output-name"),
+        pytest.param(["info", "{tmp}/missing.vrt"], "OUTPUT.vrt", id="missing-vrt"),
+    ],
+)
+def test_usage_and_input_errors_exit_2(netcdf, tmp_path, args, expected):
+    vrt = tmp_path / "dem.vrt"
+    names = {"tmp": tmp_path, "vrt": vrt, "nc": netcdf[0]}
+    done = cli(*(arg.format(**names) for arg in args))
+    assert done.returncode == 2, done.stderr
+    assert expected in error_line(done)
+    assert not vrt.exists()
+
+
+def test_existing_output_needs_mode_w(netcdf, tmp_path):
+    path, array = netcdf
+    vrt = tmp_path / "dem.vrt"
+    make_raster((16, 16), "uint8").tiles.to_vrt(vrt)
+    before = vrt.read_bytes()
+    done = cli("write", path, vrt)
+    assert done.returncode == 2
+    assert "exists" in error_line(done)
+    assert vrt.read_bytes() == before
+    ok("write", path, vrt, "--mode", "w", "--chunks", "32")
+    assert_reads_back(vrt, array)
+
+
+@pytest.mark.slow
+def test_ctrl_c_exits_130_and_keeps_the_previous_output(tmp_path):
+    vrt = tmp_path / "dem.vrt"
+    small = make_raster((64, 80), "uint16", nodata=0)
+    small.tiles.to_vrt(vrt)
+    before, old = vrt.read_bytes(), read_with_gdal(vrt).values
+    slow = tmp_path / "slow.tif"  # lzma at its highest level: seconds to write
+    make_raster((1024, 2048), "uint16").rio.to_raster(slow, tiled=True)
+    root = vrt.with_name("dem_tiles")
+    first = {entry.name for entry in root.iterdir()}
+    writer = subprocess.Popen(
+        [*MODULE, "write", slow, vrt, "--mode", "w", "--chunks", "256", "--codec", "lzma",
+         "--level", "9", "--scheduler", "synchronous", "--no-durable"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not any(
+            (root / name).is_dir() and any((root / name).glob("r*_c*.tif"))
+            for name in {entry.name for entry in root.iterdir()} - first
+        ):
+            assert writer.poll() is None, writer.communicate()
+            assert time.monotonic() < deadline, "the write did not start"
+            time.sleep(0.05)
+        writer.send_signal(signal.SIGINT)
+        stdout, stderr = writer.communicate(timeout=60)
+    finally:
+        writer.kill()
+    assert writer.returncode == 130, stderr
+    assert stdout == ""
+    assert "interrupted" in error_line(subprocess.CompletedProcess([], 130, stdout, stderr))
+    assert vrt.read_bytes() == before
+    np.testing.assert_array_equal(read_with_gdal(vrt).values, old)
