@@ -297,6 +297,26 @@ def test_validate_finds_damage(mosaic, damage, reported):
     assert error_line(done) == f"Error: {mosaic}: {count} problem{'s' * (count > 1)}"
 
 
+def test_validate_reports_a_missing_level_file(tmp_path):
+    """A whole-raster level (one GeoTIFF) gone: GDAL cannot size the overviews; the
+    problem is the file, named on its own line."""
+    vrt = tmp_path / "dem.vrt"
+    make_raster((64, 64), "uint16", chunks=(32, 32), nodata=0).tiles.to_vrt(vrt, overviews=[2])
+    (level,) = vrt.parent.glob("dem_tiles/*/overviews/overview_2.tif")
+    level.unlink()
+    done = cli("validate", vrt)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"{level.relative_to(vrt.parent).as_posix()}: missing" in done.stdout.splitlines()
+    assert ok("info", vrt).stdout  # still describes what GDAL reads
+
+
+@pytest.mark.parametrize("command", ["info", "validate"])
+def test_info_and_validate_of_a_geotiff_exit_2(geotiff, command):
+    done = cli(command, geotiff[0])
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "is not a VRT" in error_line(done)
+
+
 # --------------------------------------------------------------------------- exit codes
 
 

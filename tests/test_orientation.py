@@ -93,3 +93,40 @@ def test_times_of_day_stay_in_band_names(vrt_path):
     array = array.assign_coords(time=pd.to_datetime(["2000-01-01T06:00:00", "2000-01-01T18:30:15"]))
     array.tiles.to_vrt(vrt_path)
     assert read_with_gdal(vrt_path).descriptions == ("2000-01-01T06:00", "2000-01-01T18:30:15")
+
+
+def test_an_array_without_coordinates_keeps_its_rows(vrt_path):
+    """No coordinates: rioxarray's identity transform has a positive pixel height, which
+    says nothing of the data; row 0 stays GDAL's row 0, also through a region update."""
+    values = np.arange(256 * 128, dtype="int32").reshape(256, 128)
+    array = xr.DataArray(values, dims=("y", "x")).chunk(64)
+    array.tiles.to_vrt(vrt_path)
+    np.testing.assert_array_equal(read_with_gdal(vrt_path).values[0], values)
+    patch = xr.DataArray(np.full((64, 128), -1, "int32"), dims=("y", "x"))
+    patch.tiles.to_vrt(vrt_path, mode="r+", region={"y": slice(0, 64), "x": slice(0, 128)})
+    expected = values.copy()
+    expected[:64] = -1
+    np.testing.assert_array_equal(read_with_gdal(vrt_path).values[0], expected)
+
+
+def test_a_ragged_ascending_dask_input_keeps_exact_overviews(vrt_path):
+    """Reversed, the ragged last block would come first and shift every tile after it off
+    the factors' windows: with overviews, the blocks are counted from the north."""
+    array = make_raster((613, 256), "int16", south_up=True, nodata=-1).chunk({"y": 256})
+    assert array.chunks[0] == (256, 256, 101)
+    array.tiles.to_vrt(vrt_path, overviews=[2, 4])  # no warning of misaligned factors
+    expected = north_up(array).values
+    np.testing.assert_array_equal(read_with_gdal(vrt_path).values[0], expected)
+    for index, factor in enumerate([2, 4]):
+        with rasterio.open(vrt_path, OVERVIEW_LEVEL=index) as level:
+            np.testing.assert_array_equal(
+                level.read(1), downsample(expected[np.newaxis], factor, "nearest", -1)[0]
+            )
+
+
+def test_microseconds_stay_in_band_names(vrt_path):
+    array = climate(times=2).isel(lat=slice(0, 32), lon=slice(0, 32))
+    stamps = np.array(["2000-01-01T00:00:00.000500", "2000-01-01T00:00:30"], "datetime64[us]")
+    array.assign_coords(time=stamps).tiles.to_vrt(vrt_path)
+    assert read_with_gdal(vrt_path).descriptions == ("2000-01-01T00:00:00.000500",
+                                                     "2000-01-01T00:00:30")

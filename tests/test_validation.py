@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 import xarray as xr
+from affine import Affine
 
 import xr_tiles
 from conftest import make_raster
@@ -181,9 +182,17 @@ def test_many_small_tiles_warn_once_with_the_chunks_that_give_fewer_files(vrt_pa
     warned = [w for w in record if issubclass(w.category, xr_tiles.SmallTilesWarning)]
     assert len(warned) == 1
     message = str(warned[0].message)
-    assert "writing 1056 tiles of 1024 pixels on average (about 32 x 32)" in message
+    assert "writing 1056 tiles, most of 32 x 32 pixels" in message
     assert "chunks=1024 would write 2" in message
     assert warned[0].filename == __file__  # pointed at the caller, not at xr_tiles
+
+
+def test_a_one_row_raster_of_small_tiles_is_told_of_long_tiles(vrt_path):
+    array = make_raster((1, 1100 * 64), "uint8", chunks=(1, 64))
+    array = array.rio.write_transform(Affine(30, 0, 500_000, 0, -30, 4e6))  # one row: no pixel height
+    with pytest.warns(xr_tiles.SmallTilesWarning, match=r"most of 1 x 64 pixels.*"
+                      r"chunks=\(1, 70400\) would write 1 "):
+        array.tiles.to_vrt(vrt_path, codec="none")
 
 
 @pytest.mark.parametrize(

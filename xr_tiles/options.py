@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import math
 import os
 import pathlib
 import sys
 import types
 import warnings
+from collections import Counter
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -175,17 +175,29 @@ def warn_small_tiles(y_chunks: Sequence[int], x_chunks: Sequence[int]) -> None:
     height, width = sum(y_chunks), sum(x_chunks)
     if count <= SMALL_TILES_COUNT or height * width / count >= SMALL_TILE_PIXELS:
         return
-    chunk = min(DEFAULT_NUMPY_CHUNK, max(height, width))
-    fewer = -(-height // chunk) * -(-width // chunk)
+    tile_y, tile_x = Counter(y_chunks).most_common(1)[0][0], Counter(x_chunks).most_common(1)[0][0]
+    chunk_y, chunk_x = _fewer_tiles(height, width)
+    fewer = -(-height // chunk_y) * -(-width // chunk_x)
+    suggested = chunk_y if chunk_y == chunk_x else (chunk_y, chunk_x)
     warnings.warn(
-        f"writing {count} tiles of {height * width / count:.0f} pixels on average "
-        f"(about {math.sqrt(height * width / count):.0f} x {math.sqrt(height * width / count):.0f}): "
-        f"creating that many files takes much of the time; chunks={chunk} would write "
-        f"{fewer} (measured on 2 cores: 4,096 tiles of 128 x 128 took 1.8 times as long as "
-        "the same data in 64 tiles of 1024 x 1024)",
+        f"writing {count} tiles, most of {tile_y} x {tile_x} pixels: creating that many "
+        f"files takes much of the time; chunks={suggested} would write {fewer} (measured "
+        "on 2 cores: 4,096 tiles of 128 x 128 took 1.8 times as long as the same data in "
+        "64 tiles of 1024 x 1024)",
         SmallTilesWarning,
         stacklevel=_caller_outside_package(),
     )
+
+
+def _fewer_tiles(height: int, width: int) -> tuple[int, int]:
+    """Tiles of about the default's pixels (1024 x 1024), narrower rasters' wider."""
+    target = DEFAULT_NUMPY_CHUNK * DEFAULT_NUMPY_CHUNK
+    chunk_y, chunk_x = min(height, DEFAULT_NUMPY_CHUNK), min(width, DEFAULT_NUMPY_CHUNK)
+    if chunk_y < DEFAULT_NUMPY_CHUNK:
+        chunk_x = min(width, -(-target // chunk_y))
+    elif chunk_x < DEFAULT_NUMPY_CHUNK:
+        chunk_y = min(height, -(-target // chunk_x))
+    return chunk_y, chunk_x
 
 
 def _caller_outside_package() -> int:

@@ -57,6 +57,11 @@ def fit_region(
     """
     y_chunks, x_chunks = list(grid["y_chunks"]), list(grid["x_chunks"])
     mosaic = Affine(*grid["transform"])
+    if mosaic.e > 0 and mosaic != Affine.identity():  # the identity: data without coordinates
+        raise RegionMismatchError(
+            "the mosaic was written south-up (a positive pixel height) by an earlier "
+            "xr_tiles, which now writes every mosaic north-up: rewrite it with mode='w'"
+        )
     size = (sum(y_chunks), sum(x_chunks))
     if region is None:
         y, x = slice(0, size[0]), slice(0, size[1])

@@ -108,10 +108,13 @@ def read_raster(obj: xr.DataArray | xr.Dataset, options: WriteOptions) -> Raster
     obj, y_dim, x_dim = _with_spatial_dims(obj)
     variables = _variables(obj, y_dim, x_dim)
     transform = _transform(obj, y_dim, x_dim)
-    if _south_up(transform):
+    south_up = _south_up(obj, transform, y_dim)
+    if south_up:
         variables, transform = _north_up(variables, transform, y_dim)
     crs = options.crs if options.crs is not None else obj.rio.crs
     chunked = _chunk_alike(variables, y_dim, x_dim, options.chunks)
+    if south_up and options.overviews:
+        chunked = _ragged_block_last(chunked, y_dim, variables[0].chunks)
     described = [(var, _bands_of(var, options.nodata)) for var in chunked]
     if isinstance(obj, xr.Dataset):
         described = [(var, _as_dataset_bands(bands, var)) for var, bands in described]
@@ -189,10 +192,19 @@ def _transform(obj: xr.DataArray | xr.Dataset, y_dim: Hashable, x_dim: Hashable)
     return transform
 
 
-def _south_up(transform: Affine) -> bool:
+def _south_up(obj: xr.DataArray | xr.Dataset, transform: Affine, y_dim: Hashable) -> bool:
     """Rows that go up in y (NetCDF climate and model grids): GDAL reads such files, but
-    much of the GIS world (AAIGrid, web tilers, odc-stac) flips or misplaces them."""
-    return transform.e > 0 and transform.b == transform.d == 0
+    much of the GIS world (AAIGrid, web tilers, odc-stac) flips or misplaces them. Only
+    where y is georeferenced (coordinates, or a stored transform): without, rioxarray
+    gives the identity, whose positive pixel height says nothing of the data."""
+    if not (transform.e > 0 and transform.b == transform.d == 0):
+        return False
+    if y_dim in obj.coords:
+        return True
+    mapping = obj.rio.grid_mapping
+    return "transform" in obj.attrs or (
+        mapping in obj.coords and "GeoTransform" in obj.coords[mapping].attrs
+    )
 
 
 def _north_up(
@@ -203,6 +215,23 @@ def _north_up(
     height = variables[0].sizes[y_dim]
     flipped = [var.isel({y_dim: slice(None, None, -1)}) for var in variables]
     return flipped, transform * Affine(1, 0, 0, 0, -1, height)
+
+
+def _ragged_block_last(
+    variables: list[xr.DataArray], y_dim: Hashable, flipped: tuple[tuple[int, ...], ...] | None
+) -> list[xr.DataArray]:
+    """Reversed dask blocks put a ragged last block of rows first, where every tile after
+    it starts off the overview factors' windows: with overviews, rechunk to the input's
+    own sizes counted from the north (the tiles next to it gather two blocks)."""
+    if flipped is None:
+        return variables
+    sizes = variables[0].chunks
+    assert sizes is not None
+    y_sizes = dict(zip(variables[0].dims, sizes, strict=True))[y_dim]
+    wanted = tuple(reversed(y_sizes))
+    if wanted == y_sizes:
+        return variables
+    return [var.chunk({y_dim: wanted}) for var in variables]
 
 
 def _check_regular(coord: np.ndarray, dim: Hashable) -> None:
@@ -304,7 +333,8 @@ def _label(value: Any) -> str:
     if all(hasattr(value, part) for part in ("isoformat", "hour", "minute", "second")):
         if not (value.hour or value.minute or value.second or getattr(value, "microsecond", 0)):
             return f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
-        return str(value.isoformat(timespec="auto" if value.second else "minutes"))
+        seconds = value.second or getattr(value, "microsecond", 0)
+        return str(value.isoformat(timespec="auto" if seconds else "minutes"))
     return str(value)
 
 

@@ -18,7 +18,7 @@ from rio_cogeo.cogeo import cog_validate
 
 from .. import state
 from .options import one_line
-from .sources import Source, sources
+from .sources import Source, overview_factors, sources
 
 Key = tuple[pathlib.Path, tuple[tuple[str, str], ...]]
 
@@ -78,7 +78,7 @@ class Checker:
             return Raster(
                 width=dataset.width, height=dataset.height, dtypes=tuple(dataset.dtypes),
                 nodatavals=tuple(dataset.nodatavals), transform=dataset.transform,
-                crs=dataset.crs, overviews=bool(dataset.count and dataset.overviews(1)),
+                crs=dataset.crs, overviews=bool(overview_factors(dataset)),
             )
 
     def check(self, vrt: pathlib.Path) -> Iterator[str]:

@@ -14,7 +14,7 @@ from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 
 from .. import state
 from .options import InputError, one_line
-from .sources import referenced_files, sources
+from .sources import overview_factors, referenced_files, sources
 
 
 def facts(vrt: pathlib.Path) -> dict[str, Any]:
@@ -55,7 +55,7 @@ def _raster(dataset: Any) -> dict[str, Any]:
         ],
         "crs": None if dataset.crs is None else dataset.crs.to_string(),
         "transform": list(dataset.transform.to_gdal()),
-        "overviews": list(dataset.overviews(1)) if dataset.count else [],
+        "overviews": overview_factors(dataset),
     }
 
 

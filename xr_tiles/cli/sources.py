@@ -6,6 +6,11 @@ import os
 import pathlib
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
+from typing import Any
+
+from rasterio.errors import RasterioError
+
+from .options import InputError
 
 
 @dataclass(frozen=True)
@@ -35,7 +40,10 @@ class Source:
 
 def sources(vrt: pathlib.Path) -> list[Source]:
     """Every source and overview of every band of ``vrt``, in the order it lists them."""
-    root = ET.parse(vrt).getroot()
+    try:
+        root = ET.parse(vrt).getroot()
+    except ET.ParseError as error:
+        raise InputError(f"{vrt} is not a VRT (GDAL's XML: {error})") from None
     found = []
     for band in root.iter("VRTRasterBand"):
         number = int(band.get("band", "0"))
@@ -45,6 +53,17 @@ def sources(vrt: pathlib.Path) -> list[Source]:
                 continue
             found.append(_source(vrt, element, filename, number))
     return found
+
+
+def overview_factors(dataset: Any) -> list[int]:
+    """The first band's overview factors; none where GDAL cannot size them (a level's
+    file is missing: ``validate`` reports it as such)."""
+    if not dataset.count:
+        return []
+    try:
+        return list(dataset.overviews(1))
+    except (ZeroDivisionError, RasterioError):
+        return []
 
 
 def _source(vrt: pathlib.Path, element: ET.Element, filename: ET.Element, band: int) -> Source:
