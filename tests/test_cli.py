@@ -333,6 +333,8 @@ def test_info_and_validate_of_a_geotiff_exit_2(geotiff, command):
                      "storage_options", id="storage-option"),
         pytest.param(["write", "{nc}", "{tmp}/dem.tif"], "'.vrt'", id="output-name"),
         pytest.param(["info", "{tmp}/missing.vrt"], "OUTPUT.vrt", id="missing-vrt"),
+        pytest.param(["write", "{nc}", "{vrt}", "--crs", "EPSG:999999"], "EPSG:999999",
+                     id="crs"),
     ],
 )
 def test_usage_and_input_errors_exit_2(netcdf, tmp_path, args, expected):

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import click
+import rasterio
 
 from ..errors import WriteConflictError, XrTilesError
 from ..write import to_vrt
@@ -42,7 +43,8 @@ INTERRUPTED_WRITE = (
 def reported(ctx: click.Context, interrupted: str = "interrupted") -> Iterator[None]:
     """Errors as one line and an exit status: 2 for a usage or input error, 1 for a
     failure, 130 for Ctrl-C; warnings as one line each."""
-    with warnings.catch_warnings():
+    # rasterio's environment routes GDAL's and PROJ's own messages to logging, not stderr.
+    with warnings.catch_warnings(), rasterio.Env():
         warnings.showwarning = _one_line_warning
         try:
             yield
