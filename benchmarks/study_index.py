@@ -58,6 +58,8 @@ from xml.sax.saxutils import escape
 
 import numpy as np
 
+from xr_tiles.vrt import SOURCE_TEMPLATE
+
 TILE = 16
 RES = 10.0
 X0, Y0 = 500_000.0, 6_000_000.0
@@ -76,16 +78,10 @@ PYOGRIO_DIR = Path(
     next(iter(glob.glob(str(Path(sys.prefix) / "lib/python*/site-packages/pyogrio"))), "")
 )
 
-SOURCE = """\
-    <SimpleSource>
-      <SourceFilename relativeToVRT="1">{path}</SourceFilename>
-      <SourceBand>1</SourceBand>
-      <SourceProperties RasterXSize="{width}" RasterYSize="{height}" DataType="Byte" \
-BlockXSize="{block_x}" BlockYSize="{block_y}" />
-      <SrcRect xOff="0" yOff="0" xSize="{width}" ySize="{height}" />
-      <DstRect xOff="{x}" yOff="{y}" xSize="{width}" ySize="{height}" />
-    </SimpleSource>
-"""
+# The source xr_tiles writes (one band, no open options): the study measures its output.
+SOURCE = SOURCE_TEMPLATE.replace("{open_options}", "").replace("{band}", "1").replace(
+    "{type}", "Byte"
+)
 SOURCE_NO_PROPS = """\
     <SimpleSource>
       <SourceFilename relativeToVRT="1">{path}</SourceFilename>

@@ -113,8 +113,9 @@ def read_raster(obj: xr.DataArray | xr.Dataset, options: WriteOptions) -> Raster
         variables, transform = _north_up(variables, transform, y_dim)
     crs = options.crs if options.crs is not None else obj.rio.crs
     chunked = _chunk_alike(variables, y_dim, x_dim, options.chunks)
-    if south_up and options.overviews:
-        chunked = _ragged_block_last(chunked, y_dim, variables[0].chunks)
+    if south_up and options.overviews and variables[0].chunks is not None:
+        # numpy input was reversed before it was chunked: its tiles count from the north.
+        chunked = _ragged_block_last(chunked, y_dim)
     described = [(var, _bands_of(var, options.nodata)) for var in chunked]
     if isinstance(obj, xr.Dataset):
         described = [(var, _as_dataset_bands(bands, var)) for var, bands in described]
@@ -217,17 +218,11 @@ def _north_up(
     return flipped, transform * Affine(1, 0, 0, 0, -1, height)
 
 
-def _ragged_block_last(
-    variables: list[xr.DataArray], y_dim: Hashable, flipped: tuple[tuple[int, ...], ...] | None
-) -> list[xr.DataArray]:
+def _ragged_block_last(variables: list[xr.DataArray], y_dim: Hashable) -> list[xr.DataArray]:
     """Reversed dask blocks put a ragged last block of rows first, where every tile after
     it starts off the overview factors' windows: with overviews, rechunk to the input's
     own sizes counted from the north (the tiles next to it gather two blocks)."""
-    if flipped is None:
-        return variables
-    sizes = variables[0].chunks
-    assert sizes is not None
-    y_sizes = dict(zip(variables[0].dims, sizes, strict=True))[y_dim]
+    y_sizes = variables[0].chunksizes[y_dim]
     wanted = tuple(reversed(y_sizes))
     if wanted == y_sizes:
         return variables
