@@ -18,6 +18,7 @@ A run with no kill reports every mutation, to know how many points there are.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pathlib
@@ -27,7 +28,7 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +42,21 @@ S3_MUTATIONS = ("PutObject", "DeleteObject", "DeleteObjects", "CopyObject",
 
 
 # --------------------------------------------------------------------------- the writes
+
+
+@contextlib.contextmanager
+def _nesting(nest: tuple[int, int] | None) -> Iterator[None]:
+    """xr_tiles' nesting tuned to ``nest`` meanwhile (a write runs in the tests' process
+    too, to make the references)."""
+    import xr_tiles.plan
+
+    saved = xr_tiles.plan.NEST_ABOVE_TILES, xr_tiles.plan.NEST_BLOCK
+    if nest is not None:
+        xr_tiles.plan.NEST_ABOVE_TILES, xr_tiles.plan.NEST_BLOCK = nest
+    try:
+        yield
+    finally:
+        xr_tiles.plan.NEST_ABOVE_TILES, xr_tiles.plan.NEST_BLOCK = saved
 
 
 @dataclass(frozen=True)
@@ -61,6 +77,9 @@ class Write:
     delay: float = 0.0  # seconds each block takes to compute
     scheduler: str = "synchronous"
     unnamed_files: bool = True  # False: files as where the filesystem has none (NFS)
+    nest: tuple[int, int] | None = None  # (above, block): a nested VRT of these few tiles
+    index: str | None = None  # "gti": GDAL's tile index too
+    stac: bool = False  # a STAC Collection too
 
     def data(self) -> Any:
         """The input: the whole raster of ``seed``, or its region."""
@@ -84,13 +103,14 @@ class Write:
             xr_tiles.store.local._put_unnamed = lambda *args, **kwargs: False
         options = {
             "mode": self.mode, "resume": self.resume, "overviews": self.overviews,
-            "scheduler": self.scheduler, **changes,
+            "scheduler": self.scheduler, "index": self.index, "stac": self.stac, **changes,
         }
         if self.region is not None and options["mode"] == "r+":
             options["region"] = "auto"
         if self.storage_options:
             options["storage_options"] = self.storage_options
-        return self.data().tiles.to_vrt(self.path, **options)
+        with _nesting(self.nest):
+            return self.data().tiles.to_vrt(self.path, **options)
 
     def as_json(self) -> dict[str, Any]:
         return {**self.__dict__}
@@ -103,6 +123,7 @@ class Write:
             "region": None if region is None else tuple(tuple(span) for span in region),
             "overviews": None if items.get("overviews") is None else tuple(items["overviews"]),
             "shape": tuple(items["shape"]),
+            "nest": None if items.get("nest") is None else tuple(items["nest"]),
         }
         return cls(**items)
 
@@ -421,17 +442,41 @@ def fingerprint(path: str) -> tuple[Any, ...]:
     return tuple(parts)
 
 
+def catalogue_fingerprint(collection: str) -> tuple[Any, ...]:
+    """What a STAC reader finds: every item the collection links, and the georeferencing
+    and pixels of every asset each names, read with GDAL. Raises where one is missing."""
+    import json
+    import posixpath
+
+    import rasterio
+
+    parts: list[Any] = []
+    document = json.loads(pathlib.Path(collection).read_text())
+    for link in document["links"]:
+        if link["rel"] != "item":
+            continue
+        path = posixpath.normpath(posixpath.join(posixpath.dirname(collection), link["href"]))
+        item = json.loads(pathlib.Path(path).read_text())
+        for key, asset in sorted(item["assets"].items()):
+            tile = posixpath.normpath(posixpath.join(posixpath.dirname(path), asset["href"]))
+            with rasterio.open(tile) as dataset:
+                parts.append((item["id"], key, asset["file:size"], tuple(dataset.transform),
+                              dataset.read().tobytes()))
+    return tuple(sorted(parts))
+
+
 def outcome(
     path: str, references: dict[str, tuple[Any, ...] | None],
     exists: Callable[[], bool] | None = None,
 ) -> str:
-    """Which of ``references`` (by name: "old", "new") GDAL reads at ``path``;
+    """Which of ``references`` (by name: "old", "new") GDAL reads at ``path`` (a VRT or
+    tile index; a STAC collection: its items and their tiles);
     "absent" where there is no VRT (``exists``: whether there is, for a /vsi path);
     "corrupt" where GDAL cannot read it or reads any other pixels."""
     if not (os.path.exists(path) if exists is None else exists()):
         return "absent"
     try:
-        found = fingerprint(path)
+        found = (catalogue_fingerprint if path.endswith(".json") else fingerprint)(path)
     except Exception:  # noqa: BLE001 - any error reading is a corrupt output
         return "corrupt"
     matches = [name for name, reference in references.items() if reference == found]

@@ -16,6 +16,7 @@ import collections
 import json
 import os
 import pathlib
+import re
 import shutil
 from typing import Any
 
@@ -23,7 +24,7 @@ import pytest
 
 import xr_tiles
 from conftest import assert_only_referenced, assert_store_only_referenced
-from harness import Write, Zygote, fingerprint, is_tile_put, outcome
+from harness import Write, Zygote, catalogue_fingerprint, fingerprint, is_tile_put, outcome
 
 OVERVIEWS = [pytest.param(None, id="no-overviews"), pytest.param((2, 4), id="overviews")]
 SCENARIOS = ["fresh", "replace", "region", "resume"]
@@ -52,20 +53,20 @@ def new_write(scenario: str, path: pathlib.Path | str, overviews: Any, **options
 
 
 def prepared(
-    scenario: str, folder: pathlib.Path, overviews: Any, zygote: Zygote
+    scenario: str, folder: pathlib.Path, overviews: Any, zygote: Zygote, **options: Any
 ) -> pathlib.Path:
     """The folder a scenario's write starts from: the old output, if any, and for a
     resumed write the tiles of the write it resumes, killed half way through its tiles."""
     vrt = folder / "mosaic.vrt"
     if scenario != "fresh":
-        old_write(vrt, overviews).run()
+        old_write(vrt, overviews, **options).run()
     if scenario == "resume":
-        interrupted = new_write("replace", vrt, overviews)
+        interrupted = new_write("replace", vrt, overviews, **options)
         report = folder.parent / f"{folder.name}-count.json"
         counted = zygote.run(interrupted, kill_after=None, report=report, root=str(folder))
         # Count it in a copy, then kill the real one after half its tiles.
         shutil.rmtree(folder)
-        old_write(vrt, overviews).run()
+        old_write(vrt, overviews, **options).run()
         tiles = [i for i, event in enumerate(counted["mutations"]) if is_tile_put(event)]
         half = tiles[len(tiles) // 2 - 1] + 1
         reply = zygote.run(interrupted, kill_after=half, report=report, root=str(folder))
@@ -73,15 +74,17 @@ def prepared(
     return vrt
 
 
-def references(scenario: str, folder: pathlib.Path, overviews: Any) -> dict[str, Any]:
+def references(
+    scenario: str, folder: pathlib.Path, overviews: Any, **options: Any
+) -> dict[str, Any]:
     """What GDAL reads of the old and of the new output, each written cleanly."""
     old_vrt, new_vrt = folder / "old" / "mosaic.vrt", folder / "new" / "mosaic.vrt"
     old: tuple[Any, ...] | None = None
     if scenario != "fresh":
-        old_write(old_vrt, overviews).run()
+        old_write(old_vrt, overviews, **options).run()
         old = fingerprint(str(old_vrt))
-        old_write(new_vrt, overviews).run()
-    new_write(scenario, new_vrt, overviews).run(resume=False)
+        old_write(new_vrt, overviews, **options).run()
+    new_write(scenario, new_vrt, overviews, **options).run(resume=False)
     return {"old": old, "new": fingerprint(str(new_vrt))}
 
 
@@ -92,10 +95,12 @@ def summarised(name: str, summary: dict[str, Any], tmp_path: pathlib.Path) -> No
     (folder / f"{name}.json").write_text(json.dumps(summary))
 
 
-def follow_up(scenario: str, vrt: pathlib.Path, overviews: Any, point: int) -> None:
+def follow_up(
+    scenario: str, vrt: pathlib.Path, overviews: Any, point: int, **options: Any
+) -> None:
     """After a crash, the next write: alternately one that resumes and one that starts
     over (a region update without resume=True starts the region over)."""
-    write = new_write(scenario, vrt, overviews)
+    write = new_write(scenario, vrt, overviews, **options)
     if point % 2 == 0:
         write.run(resume=True)
     else:
@@ -104,21 +109,24 @@ def follow_up(scenario: str, vrt: pathlib.Path, overviews: Any, point: int) -> N
 
 @pytest.mark.slow
 @pytest.mark.parametrize("overviews", OVERVIEWS)
-@pytest.mark.parametrize("scenario", [*SCENARIOS, "replace-named-files"])
+@pytest.mark.parametrize(
+    "scenario", [*SCENARIOS, "replace-named-files", *(f"{s}-nested" for s in SCENARIOS)])
 def test_a_write_killed_after_any_mutation_loses_nothing(scenario, overviews, zygote, tmp_path):
     """``replace-named-files``: a replacement that puts its files as on a filesystem
-    without unnamed files (NFS, FUSE): under temporary names, renamed into place."""
-    named = scenario.endswith("-named-files")
-    scenario = scenario.removesuffix("-named-files")
-    expected = references(scenario, tmp_path / "references", overviews)
+    without unnamed files (NFS, FUSE): under temporary names, renamed into place.
+    ``-nested``: a nested VRT, a sub-VRT a tile (a region update keeps four of six)."""
+    named, nested = scenario.endswith("-named-files"), scenario.endswith("-nested")
+    scenario = scenario.removesuffix("-named-files").removesuffix("-nested")
+    options: dict[str, Any] = {"nest": (1, 1)} if nested else {}
+    expected = references(scenario, tmp_path / "references", overviews, **options)
     template = tmp_path / "template"
     template.mkdir()
-    prepared(scenario, template, overviews, zygote)
+    prepared(scenario, template, overviews, zygote, **options)
+    options["unnamed_files"] = not named
 
     counting = tmp_path / "counting"
     shutil.copytree(template, counting, symlinks=True)
-    complete = zygote.run(new_write(scenario, counting / "mosaic.vrt", overviews,
-                                    unnamed_files=not named),
+    complete = zygote.run(new_write(scenario, counting / "mosaic.vrt", overviews, **options),
                           kill_after=None, report=tmp_path / "count.json", root=str(counting))
     assert "error" not in complete, complete.get("message")
     assert outcome(str(counting / "mosaic.vrt"), expected) == "new"
@@ -130,7 +138,7 @@ def test_a_write_killed_after_any_mutation_loses_nothing(scenario, overviews, zy
         case = tmp_path / f"point-{point}"
         shutil.copytree(template, case, symlinks=True)
         vrt = case / "mosaic.vrt"
-        reply = zygote.run(new_write(scenario, vrt, overviews, unnamed_files=not named),
+        reply = zygote.run(new_write(scenario, vrt, overviews, **options),
                            kill_after=point, report=tmp_path / f"point-{point}.json",
                            root=str(case))
         assert reply["killed"], (point, reply)
@@ -139,16 +147,101 @@ def test_a_write_killed_after_any_mutation_loses_nothing(scenario, overviews, zy
         after = mutations[point - 1] if point else "nothing"
         allowed = {"new", "absent"} if scenario == "fresh" else {"old", "new"}
         assert found in allowed, f"killed right after {after!r}: a reader saw {found}"
-        follow_up(scenario, vrt, overviews, point)
+        follow_up(scenario, vrt, overviews, point, **options)
         assert outcome(str(vrt), expected) == "new", f"after the kill after {after!r}"
         assert_only_referenced(vrt)
         shutil.rmtree(case)
-    name = f"{scenario}, named files" if named else scenario
+    name = f"{scenario}, named files" if named else (
+        f"{scenario}, nested" if nested else scenario)
     summary = {"scenario": name, "overviews": overviews is not None, "points": len(mutations),
                **dict(seen)}
     summarised(f"crash-{name}-{overviews is not None}", summary, tmp_path)
     assert seen["new"] >= 1
     assert seen["old" if scenario != "fresh" else "absent"] >= 1
+
+
+CATALOGUES = {"index": "gti", "stac": True, "nest": (1, 1)}
+
+
+def catalogue_references(scenario: str, folder: pathlib.Path) -> dict[str, dict[str, Any]]:
+    """What a reader of each of the VRT, the tile index and the STAC collection finds of
+    the old and of the new output, each written cleanly."""
+    found: dict[str, dict[str, Any]] = {"vrt": {}, "gti": {}, "stac": {}}
+    for name in ("old", "new"):
+        vrt = folder / name / "mosaic.vrt"
+        if scenario != "fresh":
+            old_write(vrt, (2, 4), **CATALOGUES).run()
+        elif name == "old":
+            continue
+        if name == "new":
+            new_write(scenario, vrt, (2, 4), **CATALOGUES).run(resume=False)
+        found["vrt"][name] = fingerprint(str(vrt))
+        found["gti"][name] = fingerprint(str(folder / name / "mosaic.gti.gpkg"))
+        found["stac"][name] = catalogue_fingerprint(str(folder / name / "mosaic_stac" /
+                                                        "collection.json"))
+    return found
+
+
+def catalogue_outcomes(folder: pathlib.Path, expected: dict[str, dict[str, Any]]) -> list[str]:
+    paths = {"vrt": "mosaic.vrt", "gti": "mosaic.gti.gpkg",
+             "stac": "mosaic_stac/collection.json"}
+    return [outcome(str(folder / paths[kind]), expected[kind]) for kind in paths]
+
+
+def assert_only_catalogued(vrt: pathlib.Path) -> None:
+    """Only the VRT's files, its tile index, its collection and the items it links."""
+    collection = vrt.with_name("mosaic_stac") / "collection.json"
+    links = json.loads(collection.read_text())["links"]
+    items = {pathlib.Path(os.path.normpath(collection.parent / link["href"]))
+             for link in links if link["rel"] == "item"}
+    (write,) = set(re.findall(r'"write": "([0-9a-f]{12})"',
+                              vrt.read_text()))
+    staged = set((vrt.with_name("mosaic_tiles") / write / "staged").iterdir())
+    assert_only_referenced(vrt, vrt.with_name("mosaic.gti.gpkg"), collection, *items, *staged)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scenario", ["fresh", "replace", "region"])
+def test_a_write_with_its_tile_index_and_catalogue_killed_anywhere_loses_nothing(
+    scenario, zygote, tmp_path
+):
+    """A nested VRT with overviews, its GTI and its STAC collection: after a kill at any
+    point, each of the three readers finds the complete old output or the complete new
+    one (they may differ from one another: each is published in its own step), and the
+    next write leaves the three new and nothing else."""
+    expected = catalogue_references(scenario, tmp_path / "references")
+    template = tmp_path / "template"
+    template.mkdir()
+    prepared(scenario, template, (2, 4), zygote, **CATALOGUES)
+    counting = tmp_path / "counting"
+    shutil.copytree(template, counting, symlinks=True)
+    complete = zygote.run(new_write(scenario, counting / "mosaic.vrt", (2, 4), **CATALOGUES),
+                          kill_after=None, report=tmp_path / "count.json", root=str(counting))
+    assert "error" not in complete, complete.get("message")
+    assert catalogue_outcomes(counting, expected) == ["new"] * 3
+    mutations = complete["mutations"]
+
+    seen: collections.Counter[str] = collections.Counter()
+    allowed = {"new", "absent"} if scenario == "fresh" else {"old", "new"}
+    for point in range(len(mutations)):
+        case = tmp_path / f"point-{point}"
+        shutil.copytree(template, case, symlinks=True)
+        vrt = case / "mosaic.vrt"
+        reply = zygote.run(new_write(scenario, vrt, (2, 4), **CATALOGUES), kill_after=point,
+                           report=tmp_path / f"point-{point}.json", root=str(case))
+        assert reply["killed"], (point, reply)
+        found = catalogue_outcomes(case, expected)
+        seen.update(found)
+        after = mutations[point - 1] if point else "nothing"
+        assert set(found) <= allowed, f"killed right after {after!r}: readers saw {found}"
+        follow_up(scenario, vrt, (2, 4), point, **CATALOGUES)
+        assert catalogue_outcomes(case, expected) == ["new"] * 3, f"after {after!r}"
+        assert_only_catalogued(vrt)
+        shutil.rmtree(case)
+    summary = {"scenario": f"{scenario}, nested, GTI and STAC", "overviews": True,
+               "points": len(mutations), **dict(seen)}
+    summarised(f"crash-{scenario}-catalogues", summary, tmp_path)
+    assert seen["new"] >= 1
 
 
 @pytest.mark.slow

@@ -72,6 +72,8 @@ class TilesAccessor:
         overviews: Overviews | None = None,
         resampling: str = "nearest",
         durable: bool = True,
+        index: str | None = None,
+        stac: bool = False,
         storage_options: Mapping[str, Any] | None = None,
         progress: bool = False,
         compute: bool = True,
@@ -156,6 +158,17 @@ class TilesAccessor:
             file written by a distributed worker) before the VRT names them, so that a
             power cut never leaves a VRT naming bytes that never reached the disk. False
             skips it, for scratch output. Object stores: a PUT is durable already.
+        index : {None, "gti"}, optional
+            "gti" also writes GDAL's tile index of the tiles, ``<stem>.gti.gpkg`` beside
+            the VRT (a GeoPackage: one footprint and location a tile, the overview levels
+            as layers), which GDAL >= 3.9 opens in milliseconds at any tile count and
+            reads as the VRT. Needs one dtype for all bands and a north-up grid with a CRS.
+        stac : bool, default False
+            Also write a static STAC Collection, ``<stem>_stac/collection.json``, with one
+            Item a tile, ``<stem>_tiles/<write id>/r<row>_c<col>.json`` beside the tile's
+            file (projection, raster and file extensions; footprints in WGS84), which
+            ``odc.stac.load`` and ``stackstac`` load back; the VRT is an asset of the
+            Collection. Items' time: the data's ``time`` coordinate, else the write's.
         storage_options : dict, optional
             Options for the fsspec filesystem of a URL ``path`` (``s3://``, ``gs://``,
             ``az://``, ``memory://``), as xarray's ``to_zarr`` takes them: credentials,
@@ -187,7 +200,10 @@ class TilesAccessor:
         bool data is stored as uint8 and float16 as float32. Every write puts its tiles
         in a folder of its own, ``<stem>_tiles/<write id>/``, and publishes the VRT last,
         in one atomic step: at every instant a reader finds the complete old output or
-        the complete new one, whatever stops the write. A failed write keeps the tiles it
+        the complete new one, whatever stops the write (the tile index and collection
+        are published right after the VRT, each in one step). Above 4,096 tiles the VRT
+        is nested: a VRT of sub-VRTs of 32 x 32 tiles each, which GDAL opens in
+        constant time. A failed write keeps the tiles it
         finished (its error says how many) for ``resume=True``.
 
         Examples
@@ -205,6 +221,6 @@ class TilesAccessor:
             scheduler=scheduler, num_workers=num_workers, chunks=chunks, blocksize=blocksize,
             nodata=nodata, crs=crs, mode=mode, region=region, resume=resume,
             skip_empty=skip_empty, overviews=overviews, resampling=resampling,
-            durable=durable, storage_options=storage_options, progress=progress,
-            compute=compute,
+            durable=durable, index=index, stac=stac, storage_options=storage_options,
+            progress=progress, compute=compute,
         )

@@ -249,13 +249,14 @@ def _written(job: TileJob, blocks: Sequence[Any]) -> TileRecord:
     if encoded is None:
         return (*job.index, False, ())
     job.sink.put(job.filename, encoded.data)
+    size = len(encoded.data)  # written: its size, which a STAC Item records
     if not job.merged:
-        return (*job.index, True, ())
+        return (*job.index, size, ())
     if job.spec.lossless:
-        return (*job.index, True, tuple(encoded.levels[index] for index in job.merged))
+        return (*job.index, size, tuple(encoded.levels[index] for index in job.merged))
     # The whole raster's level holds the pixels the tiles' own levels read back as.
     pages = [index + 1 for index in job.merged]
-    return (*job.index, True, tuple(decoded_pages(encoded.data, pages, job.spec)))
+    return (*job.index, size, tuple(decoded_pages(encoded.data, pages, job.spec)))
 
 
 def _read_kept_tile(job: TileJob, _began: None) -> TileRecord:

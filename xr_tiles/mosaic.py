@@ -1,25 +1,29 @@
-"""The mosaic's index, built from the tiles' records once every tile is written: the VRT,
-a VRT of each large overview level, and each small level as one GeoTIFF of the whole
-raster. Pure, but for the levels a region update pastes its tiles into (``read``)."""
+"""The mosaic's index, built from the tiles' records once every tile is written: the VRT
+(flat, or nested: a VRT of sub-VRTs of blocks of tiles), a VRT of each large overview
+level, and each small level as one GeoTIFF of the whole raster. Pure, but for the levels a region update pastes its tiles into (``read``)."""
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from rasterio.crs import CRS
 
+from .catalogues import catalogue_files
 from .encode import TileSpec, decoded_pages, level_tiff
 from .geotags import geotiff_tags
 from .overviews import merged_level
 from .plan import Tile, TilePlan
 from .source import Band
-from .vrt import Source, vrt_xml
+from .state import PublishedBlock
+from .vrt import Placed, Source, block_xml, vrt_xml
 
-# group, row, col, written (False: skipped, empty), its levels of the plan's merged factors
-TileRecord = tuple[int, int, int, bool, tuple[np.ndarray, ...]]
+# group, row, col, written (its size; True: kept by a resumed write, False: skipped as
+# empty), its levels of the plan's merged factors
+TileRecord = tuple[int, int, int, int | bool, tuple[np.ndarray, ...]]
 TileKey = tuple[int, int, int]  # group, row, col
 Reader = Callable[[str, str], bytes]  # (write id, file name) -> bytes
 
@@ -38,6 +42,12 @@ class MosaicJob:
     state: str  # the VRT's record of this write
     inherited: Mapping[TileKey, str]  # tiles of earlier writes the VRT keeps, by write id
     base_levels: Mapping[tuple[int, int], tuple[str, str]]  # (factor, group) -> (write, file)
+    # The published nested VRT's blocks: each sub-VRT's write, and the tiles it lists.
+    base_blocks: Mapping[tuple[int, int], PublishedBlock] = field(default_factory=dict)
+    index: str | None = None  # "gti": GDAL's tile index too
+    stac: bool = False  # a STAC Collection too, an Item a tile
+    stem: str = ""  # the VRT's name without .vrt
+    datetime: Any = None  # the STAC Items' time
 
 
 @dataclass(frozen=True)
@@ -50,21 +60,63 @@ class Documents:
 
 
 def documents(job: MosaicJob, records: Sequence[TileRecord], read: Reader) -> Documents:
-    """The index of a write whose tiles returned ``records`` (every tile it covers)."""
+    """The index of a write whose tiles returned ``records`` (every tile it covers): a
+    flat VRT of the tiles, or a nested one of blocks of them (``plan.nest``), which
+    keeps the published sub-VRTs of the blocks whose tiles stay as they were."""
     plan = job.plan
     written = {(group, row, col) for group, row, col, ok, _ in records if ok}
     sources = [_sources(job, written, group) for group in range(len(job.specs))]
+    files, placed = _blocks(job, sources) if plan.nest else ([], None)
     document = functools.partial(
         vrt_xml, plan, job.bands, job.band_order, job.specs, job.crs, job.metadata, sources,
         write_id=job.write_id,
     )
-    files = [
-        (plan.overview_filename(factor), document(factor).encode("utf-8"))
+    nested = plan.nested_levels()
+    files += [
+        (plan.overview_filename(factor),
+         document(factor, blocks=placed if factor in nested else None).encode("utf-8"))
         for factor in plan.overviews if factor not in plan.merged
     ]
     files += _merged_levels(job, records, read)
-    named = Named(plan, sources, job.write_id, [name for name, _ in files])
-    return Documents(files, document(state=job.state), named)
+    files += catalogue_files(job, sources, records, read)
+    named = Named(plan, sources, job.write_id, [name for name, _ in files], placed or [],
+                  stac=job.stac)
+    return Documents(files, document(state=job.state, blocks=placed), named)
+
+
+def _blocks(
+    job: MosaicJob, sources: Sequence[Sequence[Source]]
+) -> tuple[list[tuple[str, bytes]], list[Placed]]:
+    """The sub-VRTs of a nested VRT's blocks that changed (their files) and every block
+    with tiles, each with the write whose sub-VRTs it uses: a block whose tiles are the
+    published ones keeps the published sub-VRTs."""
+    plan, files, placed = job.plan, [], []
+    nest, groups = plan.nest, len(job.specs)
+    by_block: dict[tuple[int, int], list[list[Source]]] = {}
+    for group, listed in enumerate(sources):
+        for source in listed:
+            tile = source[0]
+            key = (tile.row // nest, tile.col // nest)
+            by_block.setdefault(key, [[] for _ in range(groups)])[group].append(source)
+    document = functools.partial(
+        block_xml, plan, job.bands, job.band_order, job.specs, job.crs)
+    for block in plan.blocks():
+        in_block = by_block.get((block.row, block.col))
+        if in_block is None:
+            continue  # no tile at all (skipped as empty): the VRT reads nodata there
+        tiles = {(group, tile.row, tile.col): write_id
+                 for group, listed in enumerate(in_block) for tile, write_id in listed}
+        base = job.base_blocks.get((block.row, block.col))
+        if base is not None and dict(base.tiles) == tiles:
+            placed.append((block, base.write_id))
+            continue
+        files += [
+            (plan.block_filename(block, factor),
+             document(block, in_block, factor).encode("utf-8"))
+            for factor in (1, *plan.nested_levels())
+        ]
+        placed.append((block, job.write_id))
+    return files, placed
 
 
 class Named(Mapping[str, set[str]]):
@@ -73,10 +125,12 @@ class Named(Mapping[str, set[str]]):
 
     def __init__(
         self, plan: TilePlan, sources: Sequence[Sequence[Source]], write_id: str,
-        files: Sequence[str],
+        files: Sequence[str], blocks: Sequence[Placed], *, stac: bool,
     ) -> None:
         self._plan, self._sources, self._write_id, self._files = plan, sources, write_id, files
-        self._ids = {write_id, *(wid for listed in sources for _, wid in listed)}
+        self._blocks, self._stac = blocks, stac
+        self._ids = {write_id, *(wid for listed in sources for _, wid in listed),
+                     *(wid for _, wid in blocks)}
 
     def __getitem__(self, write_id: str) -> set[str]:
         if write_id not in self._ids:
@@ -86,6 +140,14 @@ class Named(Mapping[str, set[str]]):
             for group, listed in enumerate(self._sources)
             for tile, wid in listed if wid == write_id
         }
+        levels = (1, *self._plan.nested_levels())
+        names.update(
+            self._plan.block_filename(block, factor)
+            for block, wid in self._blocks if wid == write_id for factor in levels
+        )
+        if self._stac:
+            names.update(self._plan.item_name(tile) for listed in self._sources
+                         for tile, wid in listed if wid == write_id)
         return names | set(self._files) if write_id == self._write_id else names
 
     def __iter__(self) -> Iterator[str]:

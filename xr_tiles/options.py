@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 import fsspec
 import numpy as np
+import rasterio
 from fsspec.core import split_protocol
 from rasterio.crs import CRS
 from rasterio.errors import CRSError
@@ -50,6 +51,8 @@ class WriteOptions:
     region: Region | None = None
     resume: bool = False
     durable: bool = True
+    index: Literal["gti"] | None = None  # besides the VRT, GDAL's tile index
+    stac: bool = False  # besides the VRT, a STAC Collection of the tiles
 
 
 def parse_options(
@@ -68,6 +71,8 @@ def parse_options(
     region: Region | None = None,
     resume: bool = False,
     durable: bool = True,
+    index: str | None = None,
+    stac: bool = False,
 ) -> WriteOptions:
     parsed_codec = parse_codec(codec)
     parsed_mode = parse_mode(mode)
@@ -86,7 +91,50 @@ def parse_options(
         region=parse_region(region, parsed_mode, chunks),
         resume=parse_flag("resume", resume),
         durable=parse_flag("durable", durable),
+        index=parse_index(index),
+        stac=parse_flag("stac", stac),
     )
+
+
+def parse_index(index: str | None) -> Literal["gti"] | None:
+    """None, or "gti": GDAL's tile index too, which needs a GDAL with the GTI driver."""
+    if index is None:
+        return None
+    if not isinstance(index, str) or index.lower() != "gti":
+        raise InvalidOptionError(f"index must be None or 'gti', got {index!r}")
+    with rasterio.Env() as env:
+        drivers = env.drivers()
+    if "GTI" not in drivers:
+        raise InvalidOptionError(
+            f"index='gti' needs GDAL's GTI driver (GDAL >= 3.9), and rasterio's GDAL "
+            f"{rasterio.__gdal_version__} has none: upgrade rasterio, or drop index='gti' "
+            "(the VRT alone reads the same)"
+        )
+    return "gti"
+
+
+def check_catalogues(
+    index: str | None, stac: bool, groups: int, crs: CRS | None, transform: Any
+) -> None:
+    """A GTI's files each hold every band; GTI and STAC place tiles on the earth."""
+    if index == "gti" and groups > 1:
+        raise InvalidOptionError(
+            "index='gti' needs every tile to hold every band, and the data's bands have "
+            f"{groups} dtypes (one file per dtype and tile): cast them to one dtype "
+            "(ds.astype(...)), or drop index='gti'"
+        )
+    option = "stac=True" if stac else "index='gti'"
+    if (index == "gti" or stac) and crs is None:
+        raise InvalidOptionError(
+            f"{option} needs a CRS, and the data has none: pass crs=..., or set one with "
+            ".rio.write_crs(...)"
+        )
+    if (index == "gti" or stac) and not (transform.e < 0 and transform.b == transform.d == 0):
+        raise InvalidOptionError(
+            f"{option} needs a north-up grid (a transform without rotation), and the data's "
+            f"is {tuple(transform)[:6]}: give it coordinates on y and x "
+            "(da.assign_coords(...)) or a transform (.rio.write_transform(...))"
+        )
 
 
 def parse_flag(name: str, value: bool) -> bool:

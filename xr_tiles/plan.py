@@ -9,6 +9,17 @@ from itertools import accumulate
 from affine import Affine
 
 OVERVIEWS = "overviews"  # the folder of a write's overview levels, inside its own folder
+BLOCKS = "index"  # the folder of a nested VRT's sub-VRTs, inside their write's folder
+# A write's copies of the files it publishes beside the VRT (a tile index, a catalogue).
+STAGED = "staged"
+SUBFOLDERS = (OVERVIEWS, BLOCKS, STAGED)
+GTI_FILE = f"{STAGED}/index.gti.gpkg"  # published as <stem>.gti.gpkg
+STAC_FILE = f"{STAGED}/collection.json"  # published as <stem>_stac/collection.json
+# A VRT nests above this many tiles, in blocks of NEST_BLOCK x NEST_BLOCK tiles: GDAL parses
+# every source of a VRT at its open (about 26 us each), and of a sub-VRT at the first read
+# that touches it (benchmarks/index_study.md).
+NEST_ABOVE_TILES = 4096
+NEST_BLOCK = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,6 +28,21 @@ class Tile:
 
     row: int
     col: int
+    row_off: int
+    col_off: int
+    height: int
+    width: int
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """A square of tiles that a nested VRT mosaics as one sub-VRT: its index in the grid
+    of blocks, its tiles' rows and columns, and its pixel window in the mosaic."""
+
+    row: int
+    col: int
+    rows: range
+    cols: range
     row_off: int
     col_off: int
     height: int
@@ -34,6 +60,7 @@ class TilePlan:
     group_suffixes: tuple[str, ...] = ("",)
     overviews: tuple[int, ...] = ()  # factors, ascending
     merged: tuple[int, ...] = ()  # the factors whose level is one file, not a mosaic
+    nest: int = 0  # tiles a side of a nested VRT's blocks; 0: one flat VRT of the tiles
 
     @property
     def height(self) -> int:
@@ -68,6 +95,10 @@ class TilePlan:
         rows, cols = len(str(len(self.y_chunks) - 1)), len(str(len(self.x_chunks) - 1))
         return f"r{row:0{rows}d}_c{col:0{cols}d}{self.group_suffixes[group]}.tif"
 
+    def item_name(self, tile: Tile) -> str:
+        """The tile's STAC Item, beside its files: one for all its band groups."""
+        return self.tile_name(tile.row, tile.col).removesuffix(".tif") + ".json"
+
     def source_path(self, tile: Tile, group: int, write_id: str) -> str:
         """The tile's path relative to the VRT, in the folder of the write that wrote it."""
         return f"{self.folder}/{write_id}/{self.filename(tile, group)}"
@@ -83,6 +114,41 @@ class TilePlan:
     def overview_path(self, factor: int, group: int, write_id: str) -> str:
         """The level's path relative to the VRT."""
         return f"{self.folder}/{write_id}/{self.overview_filename(factor, group)}"
+
+    def blocks(self) -> list[Block]:
+        """The blocks of a nested VRT, row by row; none for a flat one."""
+        if not self.nest:
+            return []
+        row_offsets = (0, *accumulate(self.y_chunks))
+        col_offsets = (0, *accumulate(self.x_chunks))
+        rows = [range(start, min(start + self.nest, len(self.y_chunks)))
+                for start in range(0, len(self.y_chunks), self.nest)]
+        cols = [range(start, min(start + self.nest, len(self.x_chunks)))
+                for start in range(0, len(self.x_chunks), self.nest)]
+        return [
+            Block(row, col, tile_rows, tile_cols, row_offsets[tile_rows.start],
+                  col_offsets[tile_cols.start],
+                  row_offsets[tile_rows.stop] - row_offsets[tile_rows.start],
+                  col_offsets[tile_cols.stop] - col_offsets[tile_cols.start])
+            for row, tile_rows in enumerate(rows) for col, tile_cols in enumerate(cols)
+        ]
+
+    def block_filename(self, block: Block, factor: int = 1) -> str:
+        """A block's sub-VRT, or its sub-VRT of the level of ``factor``, in ``index/``."""
+        rows = len(str(-(-len(self.y_chunks) // self.nest) - 1))
+        cols = len(str(-(-len(self.x_chunks) // self.nest) - 1))
+        name = f"{BLOCKS}/b{block.row:0{rows}d}_{block.col:0{cols}d}"
+        return f"{name}.vrt" if factor == 1 else f"{name}_overview_{factor}.vrt"
+
+    def nested_levels(self) -> tuple[int, ...]:
+        """The levels mosaicked through blocks too: those not merged whose blocks start
+        on the level's pixels (else a level's blocks would share pixels at their edges,
+        and the level is one flat VRT of the tiles)."""
+        blocks = self.blocks()
+        return tuple(
+            factor for factor in self.overviews if factor not in self.merged and blocks
+            and all(b.row_off % factor == 0 and b.col_off % factor == 0 for b in blocks)
+        )
 
     def level_shape(self, factor: int) -> tuple[int, int]:
         """The level's pixels: one per window, the last cut by the raster's edge."""

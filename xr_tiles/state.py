@@ -12,9 +12,11 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from .plan import GTI_FILE, STAC_FILE
 
 STATE_DOMAIN = "xr_tiles"
 STATE_KEY = "state"
@@ -26,6 +28,25 @@ _STATE = re.compile(
     rf'<Metadata domain="{STATE_DOMAIN}">\s*<MDI key="{STATE_KEY}">([^<]*)</MDI>'
 )
 _SOURCE = re.compile(r"<SourceFilename([^>]*)>([^<]*)</SourceFilename>")
+_WRITE = r"(?P<write>[0-9a-f]{12})"
+_TILE = r"(?P<tile>r(?P<row>\d+)_c(?P<col>\d+)(?:_part(?P<part>\d+))?\.tif)"
+_OVERVIEW = r"(?P<overview>overviews/overview_(?P<factor>\d+)(?:_part(?P<opart>\d+))?\.(?:tif|vrt))"
+_BLOCK = r"(?P<block>index/b(?P<brow>\d+)_(?P<bcol>\d+)\.vrt)"
+# What a block's sub-VRT names: tiles, from its write's index/, and its levels beside it.
+_BLOCK_SOURCE = re.compile(
+    rf"\.\./\.\./{_WRITE}/{_TILE}|(?P<level>b\d+_\d+_overview_\d+\.vrt)")
+_ITEM = re.compile(r"(?:_part\d+)?\.tif$")
+Reader = Callable[[str, str], bytes]  # (write id, file name) -> bytes
+
+
+@dataclass(frozen=True)
+class PublishedBlock:
+    """One block of a nested VRT: the write whose folder holds its sub-VRTs, their
+    names, and the tiles it lists."""
+
+    write_id: str
+    files: frozenset[str]
+    tiles: Mapping[tuple[int, int, int], str]  # (group, row, col) -> write id
 
 
 @dataclass(frozen=True)
@@ -37,10 +58,23 @@ class Published:
     tiles: Mapping[tuple[int, int, int], str]  # (group, row, col) -> write id
     names: Mapping[tuple[int, int, int], str]  # (group, row, col) -> file name
     overviews: Mapping[tuple[int, int], tuple[str, str]]  # (factor, group) -> (write id, file)
+    blocks: Mapping[tuple[int, int], PublishedBlock]  # a nested VRT's, by block row, col
 
     def files(self) -> dict[str, set[str]]:
         """Each write's files that the VRT names, by write id."""
-        return referenced(self.tiles, self.overviews, self.names)
+        files = referenced(self.tiles, self.overviews, self.names)
+        for block in self.blocks.values():
+            files.setdefault(block.write_id, set()).update(block.files)
+        options = self.identity.get(TILES, {})
+        if options.get("stac"):
+            # Each tile's STAC Item is beside its files, which one write wrote.
+            for key, write_id in self.tiles.items():
+                files[write_id].add(_ITEM.sub(".json", self.names[key]))
+        # What the last write published beside the VRT, staged in its folder.
+        staged = {GTI_FILE} if options.get("index") == "gti" else set()
+        files.setdefault(self.write_id, set()).update(
+            staged | ({STAC_FILE} if options.get("stac") else set()))
+        return files
 
 
 def identity(
@@ -66,11 +100,35 @@ class ForeignVrtError(ValueError):
     """The VRT is not an xr_tiles mosaic of this name, or was edited (the reason)."""
 
 
-def published(vrt_text: str, root: str) -> Published:
-    """What ``vrt_text``, a VRT whose tiles are under ``root`` (``<stem>_tiles``), says.
+def published(vrt_text: str, root: str, read: Reader) -> Published:
+    """What ``vrt_text``, a VRT whose tiles are under ``root`` (``<stem>_tiles``), says;
+    of a nested VRT, what its sub-VRTs say too, read through ``read``.
 
     Raises ``ForeignVrtError`` naming why it is not a mosaic xr_tiles wrote there.
     """
+    write_id, state = _state(vrt_text)
+    tiles: dict[tuple[int, int, int], str] = {}
+    names: dict[tuple[int, int, int], str] = {}
+    overviews: dict[tuple[int, int], tuple[str, str]] = {}
+    blocks: dict[tuple[int, int], PublishedBlock] = {}
+    source = re.compile(rf"{re.escape(root)}/{_WRITE}/(?:{_TILE}|{_OVERVIEW}|{_BLOCK})")
+    for attributes, text in _SOURCE.findall(vrt_text):
+        path = html.unescape(text)
+        parts = source.fullmatch(path) if 'relativeToVRT="1"' in attributes else None
+        if parts is None:
+            raise _edited(path, root)
+        if parts["tile"]:
+            tile = (_group(parts["part"]), int(parts["row"]), int(parts["col"]))
+            tiles[tile], names[tile] = parts["write"], parts["tile"]
+        elif parts["overview"]:
+            level = (int(parts["factor"]), _group(parts["opart"]))
+            overviews[level] = (parts["write"], parts["overview"])
+        elif (key := (int(parts["brow"]), int(parts["bcol"]))) not in blocks:
+            blocks[key] = _block(parts["write"], parts["block"], root, read, tiles, names)
+    return Published(write_id, state, tiles, names, overviews, blocks)
+
+
+def _state(vrt_text: str) -> tuple[str, dict[str, Any]]:
     match = _STATE.search(vrt_text)
     if match is None:
         raise ForeignVrtError("it has no xr_tiles metadata: xr_tiles did not write it")
@@ -78,32 +136,42 @@ def published(vrt_text: str, root: str) -> Published:
         state = json.loads(html.unescape(match[1]))
         if state.pop("format") != FORMAT:
             raise ForeignVrtError("it was written by another version of xr_tiles")
-        write_id = str(state.pop("write"))
+        return str(state.pop("write")), state
     except (ValueError, KeyError, AttributeError) as error:
         raise ForeignVrtError(f"its xr_tiles metadata cannot be read ({error})") from None
-    tiles: dict[tuple[int, int, int], str] = {}
-    names: dict[tuple[int, int, int], str] = {}
-    overviews: dict[tuple[int, int], tuple[str, str]] = {}
-    source = re.compile(
-        rf"{re.escape(root)}/(?P<write>[0-9a-f]{{12}})/(?:"
-        r"(?P<tile>r(?P<row>\d+)_c(?P<col>\d+)(?:_part(?P<part>\d+))?\.tif)"
-        r"|(?P<overview>overviews/overview_(?P<factor>\d+)(?:_part(?P<opart>\d+))?\.(?:tif|vrt)))"
-    )
-    for attributes, text in _SOURCE.findall(vrt_text):
-        path = html.unescape(text)
-        parts = source.fullmatch(path) if 'relativeToVRT="1"' in attributes else None
+
+
+def _block(
+    write_id: str, name: str, root: str, read: Reader,
+    tiles: dict[tuple[int, int, int], str], names: dict[tuple[int, int, int], str],
+) -> PublishedBlock:
+    """A sub-VRT's block; its tiles are added to ``tiles`` and ``names``."""
+    try:
+        text = read(write_id, name).decode("utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ForeignVrtError(f"its sub-VRT {root}/{write_id}/{name} cannot be read "
+                              f"({error})") from None
+    files, listed = {name}, {}
+    folder = name.rsplit("/", 1)[0]
+    for attributes, source in _SOURCE.findall(text):
+        path = html.unescape(source)
+        parts = _BLOCK_SOURCE.fullmatch(path) if 'relativeToVRT="1"' in attributes else None
         if parts is None:
-            raise ForeignVrtError(
-                f"it names {path!r}, which is not a tile of this mosaic (under {root}/): "
-                "it was edited by hand"
-            )
-        if parts["tile"]:
-            tile = (_group(parts["part"]), int(parts["row"]), int(parts["col"]))
-            tiles[tile], names[tile] = parts["write"], parts["tile"]
-        else:
-            level = (int(parts["factor"]), _group(parts["opart"]))
-            overviews[level] = (parts["write"], parts["overview"])
-    return Published(write_id, state, tiles, names, overviews)
+            raise _edited(path, f"{root}/{write_id}/{folder}")
+        if parts["level"]:
+            files.add(f"{folder}/{parts['level']}")
+            continue
+        tile = (_group(parts["part"]), int(parts["row"]), int(parts["col"]))
+        tiles[tile] = listed[tile] = parts["write"]
+        names[tile] = parts["tile"]
+    return PublishedBlock(write_id, frozenset(files), listed)
+
+
+def _edited(path: str, folder: str) -> ForeignVrtError:
+    return ForeignVrtError(
+        f"it names {path!r}, which is not a file of this mosaic (in {folder}/): it was "
+        "edited by hand"
+    )
 
 
 def referenced(

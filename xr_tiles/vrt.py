@@ -7,20 +7,24 @@ from __future__ import annotations
 import math
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from xml.sax.saxutils import escape
 
 import numpy as np
+from affine import Affine
 from rasterio.crs import CRS
 from rasterio.dtypes import dtype_rev, typename_fwd
 
 from .encode import TileSpec
-from .plan import Tile, TilePlan
+from .plan import Block, Tile, TilePlan
 from .source import Band
 from .state import STATE_DOMAIN, STATE_KEY
 
 # A tile to list: where it is in the mosaic, and the write whose folder holds it.
 Source = tuple[Tile, str]
+# A block of a nested VRT, and the write whose folder holds its sub-VRTs.
+Placed = tuple[Block, str]
+VRT_BLOCK = 128  # GDAL's default block size of a VRT
 
 SOURCES_MARK = "xr_tiles sources of band"
 SOURCES_LINE = re.compile(rf"^ *<!--{SOURCES_MARK} (\d+)-->\n", re.MULTILINE)
@@ -55,10 +59,12 @@ def vrt_xml(
     *,
     write_id: str,
     state: str | None = None,
+    blocks: Sequence[Placed] | None = None,
 ) -> str:
     """Return the VRT mosaicking ``sources[group]`` of each band group (the tiles there
     are, each in its write's folder); band ``i`` reads band ``band_order[i]``. ``state``:
-    the write's record of itself (metadata domain ``xr_tiles``).
+    the write's record of itself (metadata domain ``xr_tiles``). With ``blocks``, a
+    nested VRT: it mosaics those blocks' sub-VRTs (``block_xml``), not the tiles.
 
     With ``factor`` > 1, the mosaic of the tiles' overviews of that factor, which lives
     in the folder of this write (``write_id``). The main VRT lists each level as an
@@ -69,11 +75,7 @@ def vrt_xml(
     of the factor, and opening every tile costs a small level more than its pixels.
     """
     height, width = plan.level_shape(factor)
-    root = ET.Element("VRTDataset", rasterXSize=str(width), rasterYSize=str(height))
-    if crs is not None:
-        sub(root, "SRS", crs.to_wkt())
-    transform = plan.level_transform(factor)
-    sub(root, "GeoTransform", ", ".join(repr(float(v)) for v in transform.to_gdal()))
+    root = _dataset(width, height, plan.level_transform(factor), crs)
     if state is not None:
         _metadata(root, {STATE_KEY: state}, domain=STATE_DOMAIN)
     _metadata(root, metadata)
@@ -87,10 +89,48 @@ def vrt_xml(
                 _overview(element, plan.overview_path(overview, group, write_id), band_in_file)
         # A placeholder, replaced by the band's sources once the document is serialised.
         element.append(ET.Comment(f"{SOURCES_MARK} {number}"))
-        texts[str(number)] = _sources(plan, sources[group], group, index, specs[group], factor)
-    ET.indent(root)
-    text = ET.tostring(root, encoding="unicode") + "\n"
-    return SOURCES_LINE.sub(lambda match: texts[match[1]], text)
+        if blocks is None:
+            # A level's VRT is in its write's overviews/, two down from the tiles folder.
+            path = plan.source_path if factor == 1 else _from_write_folder(plan)
+            texts[str(number)] = _sources(
+                sources[group], group, index, specs[group], factor, path, (0, 0))
+        else:
+            texts[str(number)] = _block_sources(plan, blocks, number, band, factor)
+    return _serialised(root, texts)
+
+
+def block_xml(
+    plan: TilePlan,
+    bands: Sequence[Band],
+    band_order: Sequence[tuple[int, int]],
+    specs: Sequence[TileSpec],
+    crs: CRS | None,
+    block: Block,
+    sources: Sequence[Sequence[Source]],
+    factor: int = 1,
+) -> str:
+    """Return the sub-VRT of one block of a nested VRT: the mosaic of the block's tiles
+    (``sources[group]``: those there are), or of their overviews of ``factor``, with the
+    main VRT's bands (type and nodata: holes read as nodata, as in the main VRT). It
+    lives in its write's ``index/``; the block's level sub-VRTs, beside it, are its
+    ``<Overview>``s."""
+    transform = plan.level_transform(factor)
+    row_off, col_off = block.row_off // factor, block.col_off // factor
+    height, width = _block_shape(plan, block, factor)
+    root = _dataset(width, height, transform @ Affine.translation(col_off, row_off), crs)
+    texts = {}
+    for number, (band, (group, index)) in enumerate(zip(bands, band_order, strict=True), 1):
+        element = _band(root, number, Band(dtype=band.dtype, nodata=band.nodata))
+        if factor == 1:
+            for level in plan.nested_levels():
+                name = plan.block_filename(block, level).rsplit("/", 1)[-1]
+                _overview(element, name, number)
+        element.append(ET.Comment(f"{SOURCES_MARK} {number}"))
+        texts[str(number)] = _sources(
+            sources[group], group, index, specs[group], factor, _from_write_folder(plan),
+            (block.row_off, block.col_off),
+        )
+    return _serialised(root, texts)
 
 
 def sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
@@ -126,11 +166,11 @@ def _overview(band: ET.Element, path: str, number: int) -> None:
 
 
 def _sources(
-    plan: TilePlan, sources: Sequence[Source], group: int, index: int, spec: TileSpec,
-    factor: int,
+    sources: Sequence[Source], group: int, index: int, spec: TileSpec, factor: int,
+    path: Callable[[Tile, int, str], str], origin: tuple[int, int],
 ) -> str:
     """The ``SimpleSource`` elements of one band, as indented XML text: of the tiles, or
-    of their overview of ``factor`` (a level VRT, beside the tiles).
+    of their overview of ``factor``, placed from ``origin`` (a block's first pixel).
 
     Written from a template rather than with ElementTree, whose serialiser costs tens of
     microseconds a source: a mosaic may have tens of thousands of them. Only the path
@@ -141,21 +181,65 @@ def _sources(
     if factor > 1:
         open_options = OVERVIEW_LEVEL.format(level=spec.overviews.index(factor))
     parts = []
+    row0, col0 = origin
     for tile, write_id in sources:
         # A tile's overview has a pixel for every window, the last one cut by its edge.
         height, width = -(-tile.height // factor), -(-tile.width // factor)
         block_y, block_x = spec.internal_tile(height, width)
-        # A level's VRT is in its write's overviews/, two down from the tiles folder.
-        path = (
-            plan.source_path(tile, group, write_id) if factor == 1
-            else f"../../{write_id}/{plan.filename(tile, group)}"
-        )
         parts.append(SOURCE_TEMPLATE.format(
-            path=escape(path), open_options=open_options, band=index + 1, type=data_type,
-            width=width, height=height, block_x=block_x, block_y=block_y,
-            x=_scaled(tile.col_off, factor), y=_scaled(tile.row_off, factor),
+            path=escape(path(tile, group, write_id)), open_options=open_options,
+            band=index + 1, type=data_type, width=width, height=height, block_x=block_x,
+            block_y=block_y, x=_scaled(tile.col_off - col0, factor),
+            y=_scaled(tile.row_off - row0, factor),
         ))
     return "".join(parts)
+
+
+def _block_sources(
+    plan: TilePlan, blocks: Sequence[Placed], number: int, band: Band, factor: int
+) -> str:
+    """The ``SimpleSource`` elements of one band of a nested VRT: a sub-VRT a block,
+    band ``number`` of each (a sub-VRT has the main VRT's bands)."""
+    data_type = gdal_typename(band.dtype)
+    parts = []
+    for block, write_id in blocks:
+        height, width = _block_shape(plan, block, factor)
+        name = plan.block_filename(block, factor)
+        # The main VRT is beside the tiles folder; a level's in its write's overviews/.
+        path = (f"{plan.folder}/{write_id}/{name}" if factor == 1
+                else f"../../{write_id}/{name}")
+        parts.append(SOURCE_TEMPLATE.format(
+            path=escape(path), open_options="", band=number, type=data_type, width=width,
+            height=height, block_x=min(VRT_BLOCK, width), block_y=min(VRT_BLOCK, height),
+            x=block.col_off // factor, y=block.row_off // factor,
+        ))
+    return "".join(parts)
+
+
+def _block_shape(plan: TilePlan, block: Block, factor: int) -> tuple[int, int]:
+    """A block's pixels on the level of ``factor``: it starts on one (``nested_levels``)
+    and ends on one or at the raster's edge."""
+    return (-(-(block.row_off + block.height) // factor) - block.row_off // factor,
+            -(-(block.col_off + block.width) // factor) - block.col_off // factor)
+
+
+def _from_write_folder(plan: TilePlan) -> Callable[[Tile, int, str], str]:
+    """A tile's path from a folder inside a write's folder (``overviews/``, ``index/``)."""
+    return lambda tile, group, write_id: f"../../{write_id}/{plan.filename(tile, group)}"
+
+
+def _dataset(width: int, height: int, transform: Affine, crs: CRS | None) -> ET.Element:
+    root = ET.Element("VRTDataset", rasterXSize=str(width), rasterYSize=str(height))
+    if crs is not None:
+        sub(root, "SRS", crs.to_wkt())
+    sub(root, "GeoTransform", ", ".join(repr(float(v)) for v in transform.to_gdal()))
+    return root
+
+
+def _serialised(root: ET.Element, texts: Mapping[str, str]) -> str:
+    ET.indent(root)
+    text = ET.tostring(root, encoding="unicode") + "\n"
+    return SOURCES_LINE.sub(lambda match: texts[match[1]], text)
 
 
 def _scaled(offset: int, factor: int) -> str:

@@ -15,7 +15,9 @@ from affine import Affine
 from dask.delayed import Delayed, delayed
 from rasterio.crs import CRS
 
+from . import plan as plan_module
 from . import state
+from .catalogues import stac_datetime
 from .encode import TileSpec
 from .errors import InvalidMosaicError, RegionMismatchError
 from .geotags import geotiff_tags
@@ -26,6 +28,7 @@ from .options import (
     Overviews,
     Region,
     WriteOptions,
+    check_catalogues,
     check_codec_fits,
     check_predictor_fits,
     check_progress,
@@ -105,6 +108,8 @@ def to_vrt(
     overviews: Overviews | None = None,
     resampling: str = "nearest",
     durable: bool = True,
+    index: str | None = None,
+    stac: bool = False,
     storage_options: Mapping[str, Any] | None = None,
     progress: bool = False,
     compute: bool = True,
@@ -116,7 +121,8 @@ def to_vrt(
     options = parse_options(
         codec=codec, level=level, predictor=predictor, chunks=chunks, blocksize=blocksize,
         nodata=nodata, crs=crs, mode=mode, skip_empty=skip_empty, overviews=overviews,
-        resampling=resampling, region=region, resume=resume, durable=durable,
+        resampling=resampling, region=region, resume=resume, durable=durable, index=index,
+        stac=stac,
     )
     check_scheduler(scheduler, num_workers)
     check_store_reachable(vrt_path, scheduler)
@@ -128,6 +134,7 @@ def to_vrt(
         raster = rechunked(raster, *update.chunks)
     plan = _tile_plan(raster, options, store, update)
     specs = [_tile_spec(group, raster, plan, options) for group in raster.groups]
+    check_catalogues(options.index, options.stac, len(specs), raster.crs, plan.transform)
     warn_misaligned_overviews(plan.overviews, plan.y_chunks, plan.x_chunks)
     if update is None:  # a region update's tiles are the mosaic's
         warn_small_tiles(plan.y_chunks, plan.x_chunks)
@@ -146,6 +153,9 @@ def to_vrt(
         plan, raster.bands, raster.band_order, specs, raster.crs, raster.metadata,
         commit_plan.write_id, state.state_text(commit_plan.write_id, identity),
         {} if update is None else update.inherited, {} if update is None else update.base_levels,
+        {} if update is None else update.published.blocks,
+        index=options.index, stac=options.stac, stem=store.root_name.removesuffix("_tiles"),
+        datetime=stac_datetime(obj) if options.stac else None,
     )
     graph = write_graph(raster, plan, specs, commit, work, mosaic, lazy=not compute)
     if not compute:
@@ -264,12 +274,19 @@ def _tile_plan(
         folder=store.root_name,
         group_suffixes=_group_suffixes(len(raster.groups)),
         overviews=factors,
+        nest=_nest(len(y_chunks) * len(x_chunks)),
         merged=merged_factors(
             (height, width), (max(y_chunks), max(x_chunks)),
             sum(len(group.bands) * group.dtype.itemsize for group in raster.groups),
             factors,
         ),
     )
+
+
+def _nest(tiles: int) -> int:
+    """The blocks a nested VRT mosaics, tiles a side; 0: a flat VRT. Read at each write
+    (the constants are tuning, which tests set)."""
+    return plan_module.NEST_BLOCK if tiles > plan_module.NEST_ABOVE_TILES else 0
 
 
 def _identity(
@@ -296,6 +313,7 @@ def _identity(
             # Which levels are whole-raster files: a region update pastes into those.
             "merged": plan.merged,
             "resampling": options.resampling if plan.overviews else None,
+            "index": options.index, "stac": options.stac,
         },
         bands=[
             {

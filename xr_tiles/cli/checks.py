@@ -18,7 +18,7 @@ from rio_cogeo.cogeo import cog_validate
 
 from .. import state
 from .options import one_line
-from .sources import Source, overview_factors, sources
+from .sources import Source, overview_factors, published, sources
 
 Key = tuple[pathlib.Path, tuple[tuple[str, str], ...]]
 
@@ -159,7 +159,7 @@ def _recorded(vrt: pathlib.Path) -> bool:
 def _state_problems(vrt: pathlib.Path) -> Iterator[str]:
     """An xr_tiles VRT names only its own tiles, as its record says."""
     try:
-        state.published(vrt.read_text(encoding="utf-8"), f"{vrt.stem}_tiles")
+        published(vrt)
     except state.ForeignVrtError as error:
         yield f"{vrt.name}: its xr_tiles record does not fit: {one_line(error)}"
 

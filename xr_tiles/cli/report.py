@@ -14,7 +14,7 @@ from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 
 from .. import state
 from .options import InputError, one_line
-from .sources import overview_factors, referenced_files, sources
+from .sources import overview_factors, published, referenced_files, sources
 
 
 def facts(vrt: pathlib.Path) -> dict[str, Any]:
@@ -75,14 +75,14 @@ def tile_counts(vrt: pathlib.Path) -> dict[str, Any]:
     """Tiles written and skipped (of the grid xr_tiles recorded); for a VRT xr_tiles did
     not write, the files its bands read, with nothing known of a grid."""
     try:
-        published = state.published(vrt.read_text(encoding="utf-8"), f"{vrt.stem}_tiles")
+        mosaic = published(vrt)
     except state.ForeignVrtError:
         read = {source.path for source in sources(vrt) if not source.overview}
         return {"written": len(read), "skipped": None, "grid": None, "files_per_tile": None}
-    grid = published.identity[state.GRID]
-    files_per_tile = len({band["file"][0] for band in published.identity[state.BANDS]})
+    grid = mosaic.identity[state.GRID]
+    files_per_tile = len({band["file"][0] for band in mosaic.identity[state.BANDS]})
     rows, cols = len(grid["y_chunks"]), len(grid["x_chunks"])
-    written = len(published.tiles)
+    written = len(mosaic.tiles)
     return {
         "written": written,
         "skipped": rows * cols * files_per_tile - written,

@@ -10,6 +10,7 @@ from typing import Any
 
 from rasterio.errors import RasterioError
 
+from .. import state
 from .options import InputError
 
 
@@ -53,6 +54,15 @@ def sources(vrt: pathlib.Path) -> list[Source]:
                 continue
             found.append(_source(vrt, element, filename, number))
     return found
+
+
+def published(vrt: pathlib.Path) -> state.Published:
+    """What an xr_tiles VRT on disk says of itself, its sub-VRTs read beside it; raises
+    ``state.ForeignVrtError`` for another VRT."""
+    root = f"{vrt.stem}_tiles"
+    folder = vrt.parent / root
+    return state.published(vrt.read_text(encoding="utf-8"), root,
+                           lambda write_id, name: (folder / write_id / name).read_bytes())
 
 
 def overview_factors(dataset: Any) -> list[int]:

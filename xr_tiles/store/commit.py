@@ -10,7 +10,10 @@ stores differ only in their primitives (``local``, ``objectstore``).
 2. It makes them durable, then publishes the VRT in one atomic step, conditional on the
    VRT being still the one it found: until then a reader finds the old output, from then
    on the new one.
-3. Only then are the files no VRT names deleted (best effort: the next write retries):
+3. Then what it publishes beside the VRT, each in one step: a tile index
+   (``<stem>.gti.gpkg``) and a STAC Collection (``<stem>_stac/collection.json``), staged
+   in its folder; those of earlier writes it has not are deleted.
+4. Only then are the files no VRT names deleted (best effort: the next write retries):
    earlier writes' folders, tiles a region update replaced, debris of killed writes, its
    own manifest. Never a folder whose write may still be running.
 
@@ -32,7 +35,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import WriteConflictError
-from .layout import is_own_file
+from .layout import beside, is_own_file
 from .listing import Listing, WriteEntry
 from .liveness import check_conflicts, may_be_running
 from .lock import PathLock
@@ -144,6 +147,7 @@ class Commit:
             self._check_whole(referenced.get(self.write_id, set()))
             store.flush(self.write_id)
             self._put_vrt(vrt_text)
+            self._publish_beside({name for name, _ in files})
             self._stop_heartbeat()  # before deleting: a late beat would bring a manifest back
             self._clean(referenced)
         finally:
@@ -156,6 +160,7 @@ class Commit:
         if self.store.lockable:
             self._lock = self.store.lock(self.write_id, Writer.current())
         try:
+            self._publish_beside(self.store.files(self.write_id))
             self._clean(referenced)
         finally:
             self._release()
@@ -205,6 +210,17 @@ class Commit:
             logger.warning("%s: published, though %s", self.store.where(), error)
             return
         self._published = True
+
+    def _publish_beside(self, staged: set[str]) -> None:
+        """After the VRT, what this write staged to publish beside it (a tile index, a
+        catalogue), each in one step; the others there are deleted. Until this is done
+        no file is deleted: a reader of one not yet replaced still finds its tiles."""
+        store = self.store
+        for name, target in beside(store.root_name).items():
+            if name in staged:
+                store.publish_beside(self.write_id, name, target)
+            elif store.exists_beside(target):
+                store.delete_beside(target)
 
     def _vrt_names_this_write(self) -> bool:
         """Whether the VRT now names this write's files (published by it, or by a write
@@ -259,7 +275,7 @@ class Commit:
             *(lambda write=write: self._clean_write(write, listing, referenced)
               for write in listing.writes.values()),
             *(lambda name=name: store.delete_debris(name) for name in listing.debris),
-            store.delete_partial_vrts,
+            lambda: store.delete_partial_vrts(list(beside(store.root_name).values())),
         ]
         for deletion in deletions:
             try:

@@ -1,7 +1,9 @@
 """The names in a mosaic's tiles folder, ``<stem>_tiles/``: which entries are xr_tiles'.
 
 Every write has a folder of its own, ``<write id>/``, holding its tiles (and under
-``overviews/`` its overview files), and while it has not published, a manifest beside it,
+``overviews/`` its overview files, under ``index/`` a nested VRT's sub-VRTs, under
+``staged/`` the tile index and STAC Collection it publishes beside the VRT; each tile's
+STAC Item beside the tile), and while it has not published, a manifest beside it,
 ``<write id>.json``. A folder being deleted is first renamed ``.<write id>.deleting``.
 Files are written under a hidden temporary name, ``.<name>.<pid>-<thread>.partial``, and
 renamed into place once whole (object stores: one PUT). Anything else in the folder is
@@ -18,6 +20,8 @@ import threading
 import uuid
 from dataclasses import dataclass
 from enum import Enum
+
+from ..plan import GTI_FILE, STAC_FILE
 
 WRITE_ID_LENGTH = 12
 MANIFEST_SUFFIX = ".json"
@@ -36,7 +40,10 @@ _ENTRY = re.compile(
 _PARTIAL_FILE = re.compile(rf"\..+\.[0-9]+-[0-9]+\{PARTIAL_SUFFIX}")
 _OWN_FILE = re.compile(
     r"(?:r[0-9]+_c[0-9]+(?:_part[0-9]+)?\.tif"
-    r"|overviews/overview_[0-9]+(?:(?:_part[0-9]+)?\.tif|\.vrt))"
+    r"|overviews/overview_[0-9]+(?:(?:_part[0-9]+)?\.tif|\.vrt)"
+    r"|index/b[0-9]+_[0-9]+(?:_overview_[0-9]+)?\.vrt"
+    r"|r[0-9]+_c[0-9]+\.json"
+    r"|staged/(?:index\.gti\.gpkg|collection\.json))"
 )
 
 
@@ -85,6 +92,13 @@ def deleting_name(write_id: str) -> str:
 def partial_name(name: str) -> str:
     """A temporary name for ``name`` no other process or thread uses at the same time."""
     return f".{name}.{os.getpid()}-{threading.get_ident()}{PARTIAL_SUFFIX}"
+
+
+def beside(root_name: str) -> dict[str, str]:
+    """What a write may publish beside the VRT after it: each staged file in its folder
+    (a name there) and the path it is published at, relative to the VRT's folder."""
+    stem = root_name.removesuffix("_tiles")
+    return {GTI_FILE: f"{stem}.gti.gpkg", STAC_FILE: f"{stem}_stac/collection.json"}
 
 
 def is_own_file(name: str) -> bool:

@@ -18,13 +18,14 @@ import pathlib
 import re
 import shutil
 import stat
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import tifffile
 
 from ..errors import WriteConflictError
-from ..plan import OVERVIEWS
+from ..plan import SUBFOLDERS
 from . import lock
 from .layout import (
     PARTIAL_SUFFIX,
@@ -110,12 +111,13 @@ class LocalStore:
         return listing(entries, self._read_manifest, holder)
 
     def files(self, write_id: str) -> set[str]:
-        """The names of the files in a write's folder (``overviews/`` ones with it)."""
+        """The names of the files in a write's folder (``overviews/`` and ``index/`` ones
+        with it)."""
         folder = os.path.join(self._root, write_id)
         names: set[str] = set()
         for name, is_folder in _entries(folder):
-            if is_folder and name == OVERVIEWS:
-                names.update(f"{OVERVIEWS}/{inner}" for inner, _ in _entries(f"{folder}/{name}"))
+            if is_folder and name in SUBFOLDERS:
+                names.update(f"{name}/{inner}" for inner, _ in _entries(f"{folder}/{name}"))
             elif not is_folder:
                 names.add(name)
         return names
@@ -173,10 +175,10 @@ class LocalStore:
 
     def put(self, write_id: str, name: str, data: bytes, *, fsync: bool = False) -> int:
         """Put a file in a write's folder, visible only once whole. The folder's
-        ``overviews/`` is made on first use; the folder itself never is: a task of a
-        write whose folder is gone fails rather than bring it back."""
+        ``overviews/`` and ``index/`` are made on first use; the folder itself never is: a
+        task of a write whose folder is gone fails rather than bring it back."""
         path = os.path.join(self._root, write_id, name)
-        if name.startswith(f"{OVERVIEWS}/") and not os.path.isdir(os.path.dirname(path)):
+        if name.split("/", 1)[0] in SUBFOLDERS and not os.path.isdir(os.path.dirname(path)):
             with contextlib.suppress(FileExistsError):
                 os.mkdir(os.path.dirname(path))
         writeback = self.durable and not fsync and len(data) >= EARLY_WRITEBACK_BYTES
@@ -190,8 +192,9 @@ class LocalStore:
             return
         _syncfs(self._root)
         folder = os.path.join(self._root, write_id)
-        with contextlib.suppress(FileNotFoundError):  # a write without overviews
-            _fsync_folder(os.path.join(folder, OVERVIEWS))
+        for name in SUBFOLDERS:
+            with contextlib.suppress(FileNotFoundError):  # a write without overviews
+                _fsync_folder(os.path.join(folder, name))
         for path in (folder, self._root):  # gone: another write took this one for dead
             _fsync_folder(path)
 
@@ -222,6 +225,46 @@ class LocalStore:
         if self.durable:
             _fsync_folder(os.fspath(self.vrt.parent))
 
+    def publish_beside(self, write_id: str, name: str, target: str) -> None:
+        """Make a write's file ``name`` the file ``target`` (a path beside the VRT: a tile
+        index, a catalogue) in one step: a hard link to it, renamed over ``target``.
+        Once published, files are never modified, so the two names may share them."""
+        path = self.vrt.parent / target
+        if not path.parent.is_dir():
+            path.parent.mkdir()
+        partial = path.with_name(f".{path.name}.{write_id}{PARTIAL_SUFFIX}")
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(partial)  # left by a killed write
+        source = os.path.join(self._root, write_id, name)
+        try:
+            os.link(source, partial)
+        except OSError as error:
+            if error.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
+                raise
+            shutil.copyfile(source, partial)  # a filesystem without hard links
+            if self.durable:
+                _fsync_file(os.fspath(partial))
+        try:
+            os.replace(partial, path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(partial)
+            raise
+        if self.durable:
+            _fsync_folder(os.fspath(path.parent))
+
+    def delete_beside(self, target: str) -> None:
+        """Delete ``target`` (a path beside the VRT), and its folder if it is left empty."""
+        path = self.vrt.parent / target
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        if path.parent != self.vrt.parent:
+            with contextlib.suppress(OSError):
+                os.rmdir(path.parent)
+
+    def exists_beside(self, target: str) -> bool:
+        return os.path.lexists(self.vrt.parent / target)
+
     # --- deleting -----------------------------------------------------------------------
 
     def delete_write(self, write_id: str) -> None:
@@ -241,8 +284,9 @@ class LocalStore:
         for name in sorted(names):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(os.path.join(folder, name))
-        with contextlib.suppress(OSError):  # not empty (a level is still named), or none
-            os.rmdir(os.path.join(folder, OVERVIEWS))
+        for name in SUBFOLDERS:
+            with contextlib.suppress(OSError):  # not empty (a level is still named), or none
+                os.rmdir(os.path.join(folder, name))
 
     def delete_manifest(self, write_id: str) -> None:
         with contextlib.suppress(FileNotFoundError):
@@ -251,15 +295,17 @@ class LocalStore:
     def delete_debris(self, name: str) -> None:
         _remove(os.path.join(self._root, name))
 
-    def delete_partial_vrts(self) -> None:
-        """VRTs a killed write did not publish (the caller holds the lock: none is
-        being written)."""
-        partial = re.compile(
-            rf"\.{re.escape(self.vrt.name)}\.[0-9a-f]{{{WRITE_ID_LENGTH}}}{re.escape(PARTIAL_SUFFIX)}"
-        )
-        for name, _ in _entries(os.fspath(self.vrt.parent)):
-            if partial.fullmatch(name):
-                _remove(os.fspath(self.vrt.parent / name))
+    def delete_partial_vrts(self, beside: Sequence[str] = ()) -> None:
+        """VRTs, and files ``beside`` it, a killed write did not publish (the caller holds
+        the lock: none is being written)."""
+        for target in (self.vrt.name, *beside):
+            path = self.vrt.parent / target
+            partial = re.compile(
+                rf"\.{re.escape(path.name)}\.[0-9a-f]{{{WRITE_ID_LENGTH}}}{re.escape(PARTIAL_SUFFIX)}"
+            )
+            for name, _ in _entries(os.fspath(path.parent)):
+                if partial.fullmatch(name):
+                    _remove(os.fspath(path.parent / name))
 
     def _read_manifest(self, name: str) -> bytes | None:
         try:
@@ -387,6 +433,14 @@ def _link_exclusive(source: pathlib.Path, target: pathlib.Path) -> None:
         if error.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP):
             raise
         os.rename(source, target)  # a filesystem without hard links
+
+
+def _fsync_file(path: str) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def _remove(path: str) -> None:

@@ -16,7 +16,7 @@ import datetime as dt
 import hashlib
 import posixpath
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -181,6 +181,20 @@ class ObjectStore:
             except FileExistsError:
                 raise WriteConflictError(self._changed()) from None
 
+    def publish_beside(self, write_id: str, name: str, target: str) -> None:
+        """Make a write's object ``name`` the object ``target`` (beside the VRT): one
+        copy, which the store makes in one step."""
+        self.fs.copy(posixpath.join(self._root, write_id, name), self._beside(target))
+
+    def delete_beside(self, target: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.fs.rm_file(self._beside(target))
+
+    def exists_beside(self, target: str) -> bool:
+        fs = self.fs
+        fs.invalidate_cache()
+        return bool(fs.exists(self._beside(target)))
+
     # --- deleting -----------------------------------------------------------------------
 
     def delete_write(self, write_id: str) -> None:
@@ -202,10 +216,13 @@ class ObjectStore:
         with contextlib.suppress(FileNotFoundError):
             self.fs.rm(posixpath.join(self._root, name), recursive=True)
 
-    def delete_partial_vrts(self) -> None:
+    def delete_partial_vrts(self, beside: Sequence[str] = ()) -> None:
         """Nothing to delete: the VRT is one PUT, never partial."""
 
     # --- helpers ------------------------------------------------------------------------
+
+    def _beside(self, target: str) -> str:
+        return posixpath.join(posixpath.dirname(self._vrt), target)
 
     @property
     def _vrt(self) -> str:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import state
 from ..errors import InvalidOptionError, OutputExistsError
-from .layout import is_own_file, is_partial, new_write_id
+from .layout import beside, is_own_file, is_partial, new_write_id
 from .listing import Listing, WriteEntry
 from .liveness import check_conflicts, may_be_running
 
@@ -47,7 +47,7 @@ def inspect(store: Store) -> Existing:
     published, foreign = None, None
     if text is not None:
         try:
-            published = state.published(text, store.root_name)
+            published = state.published(text, store.root_name, store.read)
         except state.ForeignVrtError as error:
             foreign = str(error)
     return Existing(version, published, foreign, store.list_root())
@@ -80,7 +80,7 @@ def _intact(store: Store, write_id: str) -> frozenset[str]:
     such tiles are written again."""
     # Level files are put again at the publish: only tiles count.
     names = {name for name in store.files(write_id) if is_own_file(name) and "/" not in name
-             and not is_partial(name)}
+             and not is_partial(name) and name.endswith(".tif")}
     damaged = {name for name in names if not store.intact(write_id, name)}
     if damaged:
         logger.warning("%s: %d kept files are cut short (%s); writing them again",
@@ -93,6 +93,12 @@ def _check_new(store: Store, existing: Existing) -> None:
     published (the next write deletes those)."""
     if existing.version is not None:
         raise OutputExistsError(f"{store.where()} already exists; pass mode='w' to replace it")
+    for target in beside(store.root_name).values():
+        if store.exists_beside(target):
+            raise OutputExistsError(
+                f"{store.where()}: {target} is there already (it names this output's "
+                "tiles); pass mode='w' to replace it, or remove it"
+            )
     foreign = existing.listing.foreign
     if foreign:
         names = ", ".join(sorted(foreign)[:3]) + (", ..." if len(foreign) > 3 else "")

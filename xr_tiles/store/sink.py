@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..plan import OVERVIEWS
 from .layout import is_partial
 from .manifest import Manifest
 
@@ -116,7 +115,7 @@ def abort_write(
             return
         kept = sum(
             1 for name in store.files(write_id)
-            if not (is_partial(name) or name.startswith(f"{OVERVIEWS}/"))
+            if not (is_partial(name) or "/" in name)
         )
         error.add_note(
             f"xr_tiles: {kept} of this write's {manifest.tiles} tiles are kept in "

@@ -1,0 +1,221 @@
+"""Nested VRTs: above ``NEST_ABOVE_TILES`` tiles the VRT mosaics sub-VRTs of blocks of
+tiles. GDAL must read a nested mosaic exactly as the flat one of the same data (pixels,
+windows, levels, georeferencing, band properties), at tile counts around the threshold,
+with ragged edges, several bands and band groups, overviews and skipped empty tiles; and
+region updates must rewrite only the sub-VRTs of the blocks they touch."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import pathlib
+import re
+import subprocess
+import sys
+from contextlib import nullcontext
+
+import numpy as np
+import pytest
+import rasterio
+import xarray as xr
+from rasterio.windows import Window
+
+import xr_tiles
+import xr_tiles.overviews
+import xr_tiles.plan
+from conftest import assert_only_referenced, make_raster, read_with_gdal
+
+BLOCK = 2  # tiles a side of a block, in these tests
+
+
+@pytest.fixture
+def nest(monkeypatch):
+    """Nest above ``above`` tiles, in blocks of BLOCK x BLOCK tiles."""
+
+    def nest_above(above: int) -> None:
+        monkeypatch.setattr(xr_tiles.plan, "NEST_ABOVE_TILES", above)
+        monkeypatch.setattr(xr_tiles.plan, "NEST_BLOCK", BLOCK)
+
+    return nest_above
+
+
+def sources(vrt: pathlib.Path) -> list[str]:
+    return re.findall(r'<SourceFilename relativeToVRT="1">([^<]*)</SourceFilename>',
+                      vrt.read_text())
+
+
+def blocks(vrt: pathlib.Path) -> set[str]:
+    """The sub-VRTs the VRT names (write folder/name)."""
+    return {"/".join(s.split("/")[1:]) for s in sources(vrt) if "/index/" in s}
+
+
+def written_both_ways(obj, tmp_path, nest, above: int, **options):
+    """``obj`` written flat and nested; the two VRTs."""
+    flat, nested = tmp_path / "flat" / "flat.vrt", tmp_path / "nested" / "nested.vrt"
+    obj.tiles.to_vrt(flat, **options)
+    nest(above)
+    obj.tiles.to_vrt(nested, **options)
+    return flat, nested
+
+
+def assert_read_alike(flat: pathlib.Path, nested: pathlib.Path) -> None:
+    """Everything GDAL reports, every pixel, windows across blocks and every level."""
+    one, other = read_with_gdal(flat), read_with_gdal(nested)
+    for name in ("transform", "crs", "nodatavals", "dtypes", "descriptions", "scales",
+                 "offsets", "units"):
+        np.testing.assert_equal(getattr(one, name), getattr(other, name), err_msg=name)
+    for band, (a, b) in enumerate(zip(one.bands, other.bands, strict=True), 1):
+        np.testing.assert_array_equal(a, b, err_msg=f"band {band}", strict=True)
+    with rasterio.open(flat) as a, rasterio.open(nested) as b:
+        assert (a.width, a.height, a.count) == (b.width, b.height, b.count)
+        assert a.overviews(1) == b.overviews(1)
+        windows = (Window(5, 7, 61, 45), Window(a.width - 30, a.height - 20, 30, 20))
+        for band, window in itertools.product(a.indexes, windows):
+            np.testing.assert_array_equal(a.read(band, window=window),
+                                          b.read(band, window=window))
+        for band, factor in itertools.product(a.indexes, a.overviews(1)):
+            shape = (-(-a.height // factor), -(-a.width // factor))
+            np.testing.assert_array_equal(a.read(band, out_shape=shape),
+                                          b.read(band, out_shape=shape),
+                                          err_msg=f"band {band}, level 1/{factor}")
+
+
+@pytest.mark.parametrize(
+    ("shape", "chunks", "above", "is_nested"),
+    [
+        pytest.param((96, 128), 32, 12, False, id="12-tiles-at-the-threshold"),
+        pytest.param((96, 160), 32, 12, True, id="15-tiles-above-it"),
+        pytest.param((100, 150), 32, 12, True, id="ragged-edges"),
+        pytest.param((100, 150), (30, 64), 5, True, id="blocks-cut-by-the-edge"),
+    ],
+)
+def test_a_nested_vrt_reads_as_the_flat_one(shape, chunks, above, is_nested, nest, tmp_path):
+    array = make_raster((3, *shape), "int16", chunks=chunks, nodata=-1)
+    flat, nested = written_both_ways(array, tmp_path, nest, above)
+    assert not blocks(flat)
+    assert bool(blocks(nested)) == is_nested
+    assert_read_alike(flat, nested)
+    assert_only_referenced(nested)
+    if is_nested:
+        # One sub-VRT a block of BLOCK x BLOCK tiles, the last cut by the raster's edge.
+        rows, cols = (-(-len(c) // BLOCK) for c in array.chunks[1:])
+        assert len(blocks(nested)) == rows * cols
+        assert all(s.endswith(".vrt") for s in sources(nested))
+
+
+def test_a_dataset_of_two_band_groups_nests_every_band(nest, tmp_path):
+    elevation = make_raster((90, 130), "float32", chunks=32, nodata=np.nan, name="elevation")
+    count = make_raster((90, 130), "uint8", chunks=32, nodata=255, name="count", seed=1)
+    dataset = xr.Dataset({"elevation": elevation, "count": count})
+    flat, nested = written_both_ways(dataset, tmp_path, nest, 4)
+    assert blocks(nested)
+    assert_read_alike(flat, nested)
+    assert read_with_gdal(nested).descriptions == ("elevation", "count")
+
+
+@pytest.mark.parametrize(
+    ("chunks", "nested_levels"),
+    [
+        # Blocks of 2 x 2 tiles of 128 start on every level's pixels: each level nests.
+        pytest.param(128, {2, 4}, id="aligned"),
+        # Blocks start at multiples of 2 x 129 pixels: not on the level of 4's.
+        pytest.param(129, {2}, id="level-of-4-flat"),
+    ],
+)
+def test_overview_levels_nest_where_blocks_start_on_their_pixels(
+    chunks, nested_levels, nest, monkeypatch, tmp_path
+):
+    # Levels of tiles over 16 x 16 pixels are mosaics of the tiles' levels, not merged.
+    monkeypatch.setattr(xr_tiles.overviews, "MERGED_TILE_PIXELS", 16 * 16)
+    array = make_raster((600, 650), "uint16", chunks=chunks, nodata=0)
+    with pytest.warns(UserWarning, match="do not divide") if chunks % 4 else nullcontext():
+        flat, nested = written_both_ways(array, tmp_path, nest, 4, overviews=[2, 4])
+    assert_read_alike(flat, nested)
+    folder = nested.with_name("nested_tiles")
+    for factor in (2, 4):
+        (level,) = folder.glob(f"*/overviews/overview_{factor}.vrt")
+        names = sources(level)
+        if factor in nested_levels:
+            assert names and all(re.search(rf"index/b\d+_\d+_overview_{factor}\.vrt$", n)
+                                 for n in names)
+        else:
+            assert names and all(n.endswith(".tif") for n in names)
+    assert_only_referenced(nested)
+
+
+def test_holes_of_skipped_tiles_and_whole_empty_blocks_read_as_nodata(nest, tmp_path):
+    array = make_raster((128, 192), "float32", chunks=32, nodata=-9999.0)
+    values = array.values.copy()
+    values[:64, :64] = -9999.0  # block (0, 0) entirely empty
+    values[64:96, 128:160] = -9999.0  # one tile of block (1, 2)
+    array = array.copy(data=values).chunk(32)
+    flat, nested = written_both_ways(array, tmp_path, nest, 4, skip_empty=True)
+    names = blocks(nested)
+    assert len(names) == 5
+    assert not any(name.endswith("/index/b0_0.vrt") for name in names)
+    assert_read_alike(flat, nested)
+    np.testing.assert_array_equal(read_with_gdal(nested).bands[0], values)
+
+
+def test_a_region_update_rewrites_only_the_sub_vrts_of_its_blocks(nest, tmp_path):
+    nest(4)
+    vrt = tmp_path / "mosaic" / "mosaic.vrt"
+    old = make_raster((192, 256), "uint16", chunks=32, nodata=0, seed=0)
+    new = make_raster((192, 256), "uint16", chunks=32, nodata=0, seed=1)
+    old.tiles.to_vrt(vrt, overviews=[2])
+    before = blocks(vrt)
+    (first,) = {name.split("/")[0] for name in before}
+
+    # Tiles rows 2-3, cols 2-5: blocks (1, 1) and (1, 2) of the 3 x 4 blocks.
+    region = {"y": slice(64, 128), "x": slice(64, 192)}
+    new.isel(region).tiles.to_vrt(vrt, mode="r+", region=region, overviews=[2])
+
+    after = blocks(vrt)
+    changed = {name for name in after if not name.startswith(first)}
+    assert {name.split("/", 1)[1] for name in changed} == {"index/b1_1.vrt", "index/b1_2.vrt"}
+    assert after - changed == before - {f"{first}/index/b1_1.vrt", f"{first}/index/b1_2.vrt"}
+    expected = old.values.copy()
+    expected[64:128, 64:192] = new.values[64:128, 64:192]
+    np.testing.assert_array_equal(read_with_gdal(vrt).bands[0], expected)
+    assert_only_referenced(vrt)
+
+    # A second update inside one of the new blocks keeps the other: its tiles are the
+    # first update's, listed by the sub-VRT the first update wrote.
+    third = make_raster((192, 256), "uint16", chunks=32, nodata=0, seed=2)
+    region = {"y": slice(64, 96), "x": slice(64, 96)}
+    third.isel(region).tiles.to_vrt(vrt, mode="r+", region=region, overviews=[2])
+    expected[64:96, 64:96] = third.values[64:96, 64:96]
+    np.testing.assert_array_equal(read_with_gdal(vrt).bands[0], expected)
+    last = blocks(vrt)
+    assert len(last - after) == 1 and (after - last) == {
+        name for name in changed if name.endswith("b1_1.vrt")}
+    assert_only_referenced(vrt)
+    nest(10**9)
+    whole = tmp_path / "whole" / "flat.vrt"
+    old.copy(data=expected).chunk(32).tiles.to_vrt(whole, overviews=[2])
+    assert_read_alike(whole, vrt)
+    nest(4)
+
+    # A whole write replaces it all, and leaves only its own files.
+    old.tiles.to_vrt(vrt, mode="w", overviews=[2])
+    assert len({name.split("/")[0] for name in blocks(vrt)}) == 1
+    assert_only_referenced(vrt)
+
+
+def test_the_command_line_reports_and_validates_a_nested_mosaic(nest, tmp_path):
+    nest(4)
+    vrt = tmp_path / "mosaic.vrt"
+    make_raster((96, 160), "uint8", chunks=32).tiles.to_vrt(vrt)
+    info = cli("info", vrt, "--json")
+    assert info.returncode == 0, info.stderr
+    assert json.loads(info.stdout)["tiles"]["written"] == 15
+    valid = cli("validate", vrt)
+    assert valid.returncode == 0, valid.stdout + valid.stderr
+    # A sub-VRT gone is reported.
+    next(vrt.with_name("mosaic_tiles").glob("*/index/b1_1.vrt")).unlink()
+    assert cli("validate", vrt).returncode == 1
+
+
+def cli(*args: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "xr_tiles", *map(str, args)],
+                          capture_output=True, text=True, timeout=120, check=False)
