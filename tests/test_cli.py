@@ -115,6 +115,15 @@ def test_write_reads_back(source, tmp_path):
     assert counts == {"written": 4, "skipped": 0, "grid": [2, 2], "files_per_tile": 1}
 
 
+def test_write_with_a_tile_index_and_a_catalogue(zarr_store, tmp_path):
+    path, array = zarr_store
+    vrt = tmp_path / "dem.vrt"
+    ok("write", path, vrt, "--index", "gti", "--stac", "--no-progress")
+    assert_reads_back(vrt.with_name("dem.gti.gpkg"), array)
+    document = json.loads((tmp_path / "dem_stac" / "collection.json").read_text())
+    assert sum(link["rel"] == "item" for link in document["links"]) == 4
+
+
 def test_zarr_keeps_its_chunks(zarr_store, tmp_path):
     path, array = zarr_store
     vrt = tmp_path / "dem.vrt"

@@ -243,6 +243,22 @@ def test_a_datetime_interval(tmp_path):
         ["2024-01-01T00:00:00Z", "2024-12-31T23:59:59Z"]]
 
 
+def test_a_crs_without_a_code_is_given_as_wkt2_and_a_band_without_a_name_by_number():
+    laea = CRS.from_proj4(LAEA)
+    plan = TilePlan(y_chunks=(4,), x_chunks=(4,), transform=Affine(30, 0, 4_321_000, 0, -30,
+                    3_210_000), folder="m_tiles")
+    band = Band(dtype=np.dtype("uint8"), nodata=0)
+    item = json.loads(stac.item_json(
+        plan, next(plan.tiles()), [(0, "r0_c0.tif", 1)], [band], [(0, 0)], laea,
+        collection_id="m", collection_href="c.json", datetime=WHEN,
+    ))
+    validate(item)
+    assert item["properties"]["proj:code"] is None
+    assert CRS.from_wkt(item["properties"]["proj:wkt2"]) == laea
+    assert item["assets"]["band_1"]["eo:bands"] == [{"name": "band_1"}]
+    assert item["assets"]["band_1"]["raster:bands"] == [{"data_type": "uint8", "nodata": 0}]
+
+
 def test_no_crs_is_refused():
     plan = TilePlan(y_chunks=(4,), x_chunks=(4,), transform=Affine.identity(), folder="m_tiles")
     band = Band(dtype=np.dtype("uint8"), nodata=None)

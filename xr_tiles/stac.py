@@ -17,7 +17,7 @@ import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pyproj
@@ -45,7 +45,7 @@ DIGITS = 7  # decimals of a footprint's degrees (about a centimetre)
 Time = dt.datetime | tuple[dt.datetime, dt.datetime]
 # A file of a cell: (band group, file name, size in bytes).
 File = tuple[int, str, int]
-Groups = list[tuple[str, list[tuple[int, Band]]]]  # asset key, (VRT band number, band)
+Described = TypeVar("Described", pystac.Asset, pystac.ItemAssetDefinition)
 
 
 def check_georeferenced(crs: CRS | None) -> CRS:
@@ -394,9 +394,7 @@ def _band_name(number: int, band: Band) -> str:
     return band.description or f"band_{number}"
 
 
-def _describe(
-    asset: pystac.Asset | pystac.ItemAssetDefinition, bands: Sequence[tuple[int, Band]],
-) -> None:
+def _describe(asset: Described, bands: Sequence[tuple[int, Band]]) -> None:
     """Give ``asset`` (which has its owner) the names and storage of its ``bands``, of
     those VRT band numbers: a band's name is its description, else ``band_<number>``."""
     RasterExtension.ext(asset, add_if_missing=True).bands = [

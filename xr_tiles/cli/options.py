@@ -232,6 +232,10 @@ tile_options = _options(
     click.option("--overviews", type=Overviews(), help="Overview levels: auto, or 2,4,8..."),
     click.option("--resampling", type=click.Choice(list(RESAMPLINGS), case_sensitive=False),
                  default="nearest", show_default=True, help="How overview pixels are made."),
+    click.option("--index", type=click.Choice(["gti"], case_sensitive=False),
+                 help="Also write GDAL's tile index, OUTPUT.gti.gpkg (GDAL >= 3.9)."),
+    click.option("--stac", is_flag=True,
+                 help="Also write a STAC Collection, OUTPUT_stac/collection.json."),
 )
 
 run_options = _options(
