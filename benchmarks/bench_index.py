@@ -211,7 +211,7 @@ def read_worker(spec: dict) -> dict:
             with rasterio.open(path, **options) as dataset:
                 pixels[dr:dr + out_shape[0], dc:dc + out_shape[1]] = dataset.read(
                     1, window=Window(c, r, w, h), out_shape=tuple(out_shape))
-        out["open"], out["read"] = 0.0, clock() - start
+        out["open"], out["seconds"] = 0.0, clock() - start
     else:
         start = clock()
         dataset = rasterio.open(spec["path"])
@@ -222,7 +222,7 @@ def read_worker(spec: dict) -> dict:
             1, window=None if window is None else Window(window[1], window[0], window[3],
                                                          window[2]),
             out_shape=tuple(spec["shape"]))
-        out["read"] = clock() - start
+        out["seconds"] = clock() - start
         dataset.close()
     out["hash"] = hashlib.sha1(pixels.tobytes()).hexdigest()[:16] + str(pixels.shape)
     if spec.get("expect"):
@@ -309,7 +309,7 @@ def touched(n: int, window: tuple[int, int, int, int] | None, span: int) -> int:
 def run_worker(spec: dict, env: dict | None = None, timeout: int = 3600) -> dict:
     environment = dict(os.environ, **(env or {}))
     done = subprocess.run(
-        [sys.executable, __file__, "--worker", json.dumps(spec)], capture_output=True,
+        [sys.executable, __file__, "--worker"], input=json.dumps(spec), capture_output=True,
         text=True, env=environment, timeout=timeout, check=False,
     )
     if done.returncode:
@@ -383,7 +383,7 @@ def do_reads(work: Path, n: int, rounds: int, log: list) -> list[dict]:
                     log.append(result)
                     print(f"  read {n} r{round_} {read}{env_name} {index}: "
                           + json.dumps({k: v for k, v in result.items()
-                                        if k in ("open", "read", "error", "expected")}),
+                                        if k in ("open", "seconds", "error", "expected")}),
                           flush=True)
     return rows
 
@@ -404,8 +404,8 @@ def medians(rows: list[dict]) -> dict[tuple, dict]:
             continue
         out[key] = {
             "open": statistics.median(r["open"] for r in good),
-            "read": statistics.median(r["read"] for r in good),
-            "total": statistics.median(r["open"] + r["read"] for r in good),
+            "read": statistics.median(r["seconds"] for r in good),
+            "total": statistics.median(r["open"] + r["seconds"] for r in good),
             "runs": len(good), "hashes": {r["hash"] for r in good},
             "expected": all(r.get("expected", True) for r in good),
         }
@@ -659,7 +659,7 @@ def report(results: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--worker")
+    parser.add_argument("--worker", action="store_true", help="run the spec on stdin")
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--work", default="/work/xr_tiles_bench_index")
@@ -670,7 +670,7 @@ def main() -> None:
     parser.add_argument("--report-from", help="rewrite the report from a results JSON")
     args = parser.parse_args()
     if args.worker:
-        spec = json.loads(args.worker)
+        spec = json.loads(sys.stdin.read())
         print(json.dumps(write_worker(spec) if spec["mode"] == "write" else read_worker(spec)))
         return
     work = Path(args.work)

@@ -58,7 +58,7 @@ from xml.sax.saxutils import escape
 
 import numpy as np
 
-from xr_tiles.vrt import SOURCE_TEMPLATE
+from xr_tiles.index.vrt import SOURCE_TEMPLATE
 
 TILE = 16
 RES = 10.0

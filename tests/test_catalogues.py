@@ -16,6 +16,8 @@ import pytest
 import rasterio
 import xarray as xr
 from odc.geo.geobox import GeoBox
+from test_nested import assert_read_alike
+from test_stac_documents import offline_validator
 
 import xr_tiles
 import xr_tiles.plan
@@ -26,9 +28,6 @@ from conftest import (
     read_with_gdal,
     tree,
 )
-from test_nested import assert_read_alike
-from test_stac_documents import offline_validator
-
 
 # GTI's layer metadata has no band descriptions (only its XML form has, which pyogrio
 # cannot write): the README says so.

@@ -15,7 +15,7 @@ import xarray as xr
 from conftest import make_raster, tile_folder
 from xr_tiles.encode import TileSpec
 from xr_tiles.geotags import GeoTags
-from xr_tiles.gti import gti_index
+from xr_tiles.index.gti import gti_index
 from xr_tiles.plan import TilePlan
 from xr_tiles.source import Band
 

@@ -141,10 +141,12 @@ def test_overview_levels_nest_where_blocks_start_on_their_pixels(
         (level,) = folder.glob(f"*/overviews/overview_{factor}.vrt")
         names = sources(level)
         if factor in nested_levels:
-            assert names and all(re.search(rf"index/b\d+_\d+_overview_{factor}\.vrt$", n)
+            assert names
+            assert all(re.search(rf"index/b\d+_\d+_overview_{factor}\.vrt$", n)
                                  for n in names)
         else:
-            assert names and all(n.endswith(".tif") for n in names)
+            assert names
+            assert all(n.endswith(".tif") for n in names)
     assert_only_referenced(nested)
 
 
@@ -192,7 +194,8 @@ def test_a_region_update_rewrites_only_the_sub_vrts_of_its_blocks(nest, tmp_path
     expected[64:96, 64:96] = third.values[64:96, 64:96]
     np.testing.assert_array_equal(read_with_gdal(vrt).bands[0], expected)
     last = blocks(vrt)
-    assert len(last - after) == 1 and (after - last) == {
+    assert len(last - after) == 1
+    assert (after - last) == {
         name for name in changed if name.endswith("b1_1.vrt")}
     assert_only_referenced(vrt)
     nest(10**9)

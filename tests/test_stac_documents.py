@@ -25,7 +25,8 @@ from pystac.validation.stac_validator import JsonSchemaSTACValidator
 from rasterio.crs import CRS
 
 from conftest import make_raster, north_up, tile_folder
-from xr_tiles import UnsupportedInputError, stac
+from xr_tiles import UnsupportedInputError
+from xr_tiles.index import stac
 from xr_tiles.options import parse_options
 from xr_tiles.plan import TilePlan
 from xr_tiles.source import Band, Raster, read_raster

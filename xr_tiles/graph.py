@@ -26,7 +26,7 @@ from dask.utils import ensure_dict
 
 from .encode import TileSpec, decoded_pages, encode_with_levels, tile_template
 from .fusion import inline_inputs
-from .mosaic import MosaicJob, TileRecord, documents
+from .index.mosaic import MosaicJob, TileRecord, documents
 from .plan import Tile, TilePlan
 from .scheduling import compute_options, distributed_client
 from .source import Raster

@@ -97,7 +97,8 @@ class TilePlan:
 
     def item_name(self, tile: Tile) -> str:
         """The tile's STAC Item, beside its files: one for all its band groups."""
-        return self.tile_name(tile.row, tile.col).removesuffix(".tif") + ".json"
+        rows, cols = len(str(len(self.y_chunks) - 1)), len(str(len(self.x_chunks) - 1))
+        return f"r{tile.row:0{rows}d}_c{tile.col:0{cols}d}.json"
 
     def source_path(self, tile: Tile, group: int, write_id: str) -> str:
         """The tile's path relative to the VRT, in the folder of the write that wrote it."""

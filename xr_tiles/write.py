@@ -17,12 +17,12 @@ from rasterio.crs import CRS
 
 from . import plan as plan_module
 from . import state
-from .catalogues import stac_datetime
 from .encode import TileSpec
 from .errors import InvalidMosaicError, RegionMismatchError
 from .geotags import geotiff_tags
 from .graph import Work, compute_write, write_graph
-from .mosaic import MosaicJob
+from .index.catalogues import check_stac, stac_datetime
+from .index.mosaic import MosaicJob
 from .options import (
     Chunks,
     Overviews,
@@ -135,6 +135,8 @@ def to_vrt(
     plan = _tile_plan(raster, options, store, update)
     specs = [_tile_spec(group, raster, plan, options) for group in raster.groups]
     check_catalogues(options.index, options.stac, len(specs), raster.crs, plan.transform)
+    if options.stac:
+        check_stac(plan, raster.crs)
     warn_misaligned_overviews(plan.overviews, plan.y_chunks, plan.x_chunks)
     if update is None:  # a region update's tiles are the mosaic's
         warn_small_tiles(plan.y_chunks, plan.x_chunks)

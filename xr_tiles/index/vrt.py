@@ -15,10 +15,10 @@ from affine import Affine
 from rasterio.crs import CRS
 from rasterio.dtypes import dtype_rev, typename_fwd
 
-from .encode import TileSpec
-from .plan import Block, Tile, TilePlan
-from .source import Band
-from .state import STATE_DOMAIN, STATE_KEY
+from ..encode import TileSpec
+from ..plan import Block, Tile, TilePlan
+from ..source import Band
+from ..state import STATE_DOMAIN, STATE_KEY
 
 # A tile to list: where it is in the mosaic, and the write whose folder holds it.
 Source = tuple[Tile, str]

@@ -11,13 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .gti import gti_index
-from .plan import GTI_FILE, STAC_FILE, Tile
-from .stac import COLLECTION_FILE, Time, collection_json, item_template
+from ..plan import GTI_FILE, STAC_FILE, Tile, TilePlan
 from .vrt import Source
 
 if TYPE_CHECKING:
     from .mosaic import MosaicJob, Reader, TileRecord
+    from .stac import Time
 
 
 def catalogue_files(
@@ -28,6 +27,8 @@ def catalogue_files(
     cell's tiles; cells an earlier write kept keep their items)."""
     plan, files = job.plan, []
     if job.index == "gti":
+        from .gti import gti_index  # pyogrio, loaded only where asked for
+
         levels = [(factor, plan.overview_path(factor, 0, job.write_id))
                   for factor in plan.overviews]
         files.append((GTI_FILE, gti_index(plan, job.bands, job.specs, job.crs, sources[0],
@@ -35,6 +36,14 @@ def catalogue_files(
     if job.stac:
         files += _stac_files(job, sources, records, read)
     return files
+
+
+def check_stac(plan: TilePlan, crs: Any) -> None:
+    """Refuse, before anything is written, a raster whose pixels PROJ cannot place on the
+    Earth (STAC footprints are in WGS84)."""
+    from .stac import RASTER_SEGMENTS, footprint
+
+    footprint(plan.transform, plan.height, plan.width, crs, RASTER_SEGMENTS)
 
 
 def stac_datetime(obj: Any) -> Time:
@@ -53,6 +62,8 @@ def _stac_files(
     job: MosaicJob, sources: Sequence[Sequence[Source]], records: Sequence[TileRecord],
     read: Reader,
 ) -> list[tuple[str, bytes]]:
+    from .stac import COLLECTION_FILE, collection_json, item_template  # pystac, likewise
+
     plan, stem = job.plan, job.stem
     template = item_template(
         plan, job.bands, job.band_order, job.crs, collection_id=stem,

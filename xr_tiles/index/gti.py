@@ -19,9 +19,9 @@ import pyogrio.raw
 from affine import Affine
 from rasterio.crs import CRS
 
-from .encode import TileSpec
-from .plan import Tile, TilePlan
-from .source import Band
+from ..encode import TileSpec
+from ..plan import Tile, TilePlan
+from ..source import Band
 from .vrt import gdal_typename
 
 LAYER = "tiles"

@@ -12,13 +12,13 @@ from typing import Any
 import numpy as np
 from rasterio.crs import CRS
 
+from ..encode import TileSpec, decoded_pages, level_tiff
+from ..geotags import geotiff_tags
+from ..overviews import merged_level
+from ..plan import Tile, TilePlan
+from ..source import Band
+from ..state import PublishedBlock
 from .catalogues import catalogue_files
-from .encode import TileSpec, decoded_pages, level_tiff
-from .geotags import geotiff_tags
-from .overviews import merged_level
-from .plan import Tile, TilePlan
-from .source import Band
-from .state import PublishedBlock
 from .vrt import Placed, Source, block_xml, vrt_xml
 
 # group, row, col, written (its size; True: kept by a resumed write, False: skipped as
