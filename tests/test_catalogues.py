@@ -107,6 +107,17 @@ def test_the_tile_index_follows_region_updates_and_replacements(tmp_path):
     assert_only_referenced(vrt)
 
 
+def test_a_lazy_write_publishes_them_when_computed(tmp_path):
+    vrt = tmp_path / "dem.vrt"
+    array = make_raster((96, 128), "float32", chunks=32, nodata=np.nan)
+    delayed = array.tiles.to_vrt(vrt, index="gti", stac=True, compute=False)
+    assert not gti(vrt).exists() and not collection(vrt).exists()
+    assert delayed.compute() == vrt
+    np.testing.assert_array_equal(read_with_gdal(gti(vrt)).bands[0], array.values)
+    assert len(list(pystac.Collection.from_file(str(collection(vrt))).get_items())) == 12
+    assert_only_catalogued(vrt)
+
+
 def test_a_new_output_is_refused_where_a_tile_index_is_left(tmp_path):
     vrt = tmp_path / "dem.vrt"
     gti(vrt).write_bytes(b"not mine")
