@@ -84,7 +84,8 @@ SHAPES = {10_000: (100, 100), 100_000: (313, 320), 1_000_000: (1000, 1000)}
 WINDOW = 512
 BLOCK_PX = 32 * TILE  # xr_tiles.plan.NEST_BLOCK tiles
 EMPTY_DIR = {"GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR"}
-INDEXES = ("flat", "nested", "gti", "floor")
+INDEXES = ("flat", "nested", "gti", "floor", "floor+gt", "floor_rio")
+FLOORS = ("floor", "floor+gt", "floor_rio")
 READS = ("centre", "corner", "1/64", "1/2")
 TARGET = 0.1
 HERE = Path(__file__).resolve().parent
@@ -217,6 +218,7 @@ def gdal_library() -> ctypes.CDLL:
         + [ctypes.c_int] * 5
     )
     gdal.GDALClose.argtypes = [ctypes.c_void_p]
+    gdal.GDALGetGeoTransform.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
     gdal.CPLGetLastErrorMsg.restype = ctypes.c_char_p
     return gdal
 
@@ -230,8 +232,18 @@ def read_worker(spec: dict) -> dict:
     with rasterio.open(spec["warm"]):
         pass
     out: dict[str, Any] = {}
-    if spec["index"] == "floor":
+    if spec["index"] == "floor_rio":
+        start = clock()
+        pixels = np.zeros(spec["shape"], np.uint8)
+        for path, options, (r, c, h, w), (dr, dc), out_shape in spec["pieces"]:
+            with rasterio.open(path, **options) as dataset:
+                pixels[dr:dr + out_shape[0], dc:dc + out_shape[1]] = dataset.read(
+                    1, window=Window(c, r, w, h), out_shape=tuple(out_shape))
+        out["open"], out["seconds"] = 0.0, clock() - start
+    elif spec["index"] in ("floor", "floor+gt"):
         gdal = gdal_library()
+        geotransform = (ctypes.c_double * 6)()
+        with_gt = spec["index"] == "floor+gt"
         start = clock()
         pixels = np.zeros(spec["shape"], np.uint8)
         for path, options, (r, c, h, w), (dr, dc), out_shape in spec["pieces"]:
@@ -241,6 +253,8 @@ def read_worker(spec: dict) -> dict:
             handle = gdal.GDALOpenEx(path.encode(), OPEN_FLAGS, None, array, None)
             if not handle:
                 raise RuntimeError(gdal.CPLGetLastErrorMsg().decode())
+            if with_gt:
+                gdal.GDALGetGeoTransform(handle, geotransform)
             band = gdal.GDALGetRasterBand(handle, 1)
             if gdal.GDALRasterIO(band, 0, c, r, w, h, piece.ctypes.data, out_shape[1],
                                  out_shape[0], 1, 0, 0):
@@ -412,7 +426,7 @@ def do_reads(work: Path, n: int, rounds: int, log: list) -> list[dict]:
                         continue
                     spec = {**base, "mode": "read", "index": index,
                             "path": str(paths.get(index, ""))}
-                    if index != "floor":
+                    if index not in FLOORS:
                         spec.pop("pieces")
                     result = run_worker(spec, env)
                     result.update(tiles=n, read=read, env=env_name, index=index,
@@ -465,40 +479,45 @@ def read_tables(m: dict, sizes: list[int]) -> list[str]:
     lines = [
         "## Reads", "",
         ("`open`: rasterio.open; `read`: the read right after it (median of the runs, each a "
-         "fresh process); `floor`: the files the read needs opened and read directly with "
-         "rasterio (no index); `- floor`: read minus the floor's read (what the index adds to "
-         "the pixels' own open and decoding); `tiles`/`subs`: tiles and nested sub-VRTs the "
-         "read covers; `same`: flat, nested, GTI and floor gave the same pixels bit for bit "
-         "(and, for the windows, the values the tiles were made of)."),
+         "fresh process). Floors, the files the read needs read directly, without an index: "
+         "`floor`: GDALOpenEx + GDALRasterIO + GDALClose each (rasterio's GDAL through "
+         "ctypes); `floor+gt`: the same plus GDALGetGeoTransform (which loads the tile's "
+         "georeferencing and PAM side-car, as VRT and GTI sources do); `rio floor`: "
+         "rasterio.open + read each. `- floor`: read minus `floor` (what the index adds to "
+         "the pixels' own open and decoding), also per tile read in ms; `tiles`/`subs`: "
+         "tiles (or files) and nested sub-VRTs the read covers; `same`: flat, nested, GTI and "
+         "the three floors gave the same pixels bit for bit, in both environments (and, for "
+         "the windows and 1/2, the values the tiles were made of)."),
         "",
         "| tiles | read | env | subs | tiles read | index | runs | open | read | floor | "
-        "- floor | open + read | same |",
-        "|---:|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---|",
+        "floor+gt | rio floor | - floor | ms a tile | open + read | same |",
+        "|---:|---|---|---:|---:|---|---:|" + "---:|" * 8 + "---|",
     ]
     for n in sizes:
         specs_geom = geometry(n)
         for read in READS:
             for env in ("", "+EMPTY_DIR"):
-                floor = m.get((n, read, env, "floor"), {})
+                floors = [m.get((n, read, env, f), {}).get("read") for f in FLOORS]
                 for index in ("flat", "nested", "gti"):
                     r = m.get((n, read, env, index))
                     if r is None:
                         continue
                     window, span = specs_geom[read]
                     subs = touched(n, window, BLOCK_PX * span) if read != "1/64" else "-"
-                    tiles = touched(n, window, TILE) if read != "1/64" else "1 file"
-                    if read == "1/2" and n < 1_000_000:
-                        tiles = "1 file"
+                    count = touched(n, window, TILE) if read in ("centre", "corner") or (
+                        read == "1/2" and n >= 1_000_000) else 1
+                    tiles = f"{count:,}" if count > 1 else "1 file"
                     if "error" in r:
                         lines.append(f"| {n:,} | {read} | {env or 'default'} | | | {index} | 0 "
-                                     f"| error: {r['error']} | | | | | |")
+                                     f"| error: {r['error']} |" + " |" * 8)
                         continue
-                    over = r["read"] - floor["read"] if "read" in floor else None
+                    over = r["read"] - floors[0] if floors[0] is not None else None
                     lines.append(
                         f"| {n:,} | {read} | {env or 'default'} | {subs} | {tiles} | {index} "
                         f"| {r['runs']} | {fmt(r['open'])} | {fmt(r['read'])} "
-                        f"| {fmt(floor.get('read'))} | {fmt(over)} | {fmt(r['total'])} "
-                        f"| {same(m, n, read, env)} |")
+                        + "".join(f"| {fmt(f)} " for f in floors)
+                        + f"| {fmt(over)} | {fmt(None if over is None else over / count * 1e3)} "
+                        f"| {fmt(r['total'])} | {same(m, n, read, env)} |")
     return lines
 
 

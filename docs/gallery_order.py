@@ -11,6 +11,7 @@ ORDER = [
     "plot_climate_time_series.py",
     "plot_sparse_swath.py",
     "plot_pipeline.py",
+    "plot_continental_mosaic.py",
     "plot_distributed.py",
     "plot_object_store.py",
 ]
