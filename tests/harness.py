@@ -98,9 +98,9 @@ class Write:
 
     def run(self, **changes: Any) -> Any:
         if not self.unnamed_files:
-            import xr_tiles.store.local
+            import xr_tiles.store.files
 
-            xr_tiles.store.local._put_unnamed = lambda *args, **kwargs: False
+            xr_tiles.store.files.put_unnamed = lambda *args, **kwargs: False
         options = {
             "mode": self.mode, "resume": self.resume, "overviews": self.overviews,
             "scheduler": self.scheduler, "index": self.index, "stac": self.stac, **changes,

@@ -2,29 +2,20 @@
 
 from __future__ import annotations
 
-import os
-import pathlib
-import sys
-import types
-import warnings
-from collections import Counter
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import fsspec
 import numpy as np
 import rasterio
-from fsspec.core import split_protocol
 from rasterio.crs import CRS
 from rasterio.errors import CRSError
 
 from .codecs import CODECS, Codec
-from .errors import InvalidOptionError, SmallTilesWarning, UnsupportedInputError
+from .errors import InvalidOptionError, UnsupportedInputError
 from .overviews import RESAMPLINGS
 
 MODES = ("w-", "w", "r+")
-READ_ONLY_PROTOCOLS = ("http", "https", "data", "github", "zip", "tar")
 TILE_MULTIPLE = 16
 DEFAULT_NUMPY_CHUNK = 1024
 
@@ -192,125 +183,6 @@ def check_resampling_fits(resampling: str, dtype: np.dtype, factors: Sequence[in
         )
 
 
-def warn_misaligned_overviews(
-    factors: Sequence[int], y_chunks: Sequence[int], x_chunks: Sequence[int]
-) -> None:
-    """Each tile's overviews come from its own pixels: exact on the mosaic only where
-    every tile starts on a multiple of the factor."""
-    inner = {*y_chunks[:-1], *x_chunks[:-1]}
-    misaligned = [f for f in factors if any(size % f for size in inner)]
-    if misaligned:
-        warnings.warn(
-            f"overview factors {misaligned} do not divide the chunk sizes "
-            f"{sorted(inner)}: those levels are each tile's own overview placed on the "
-            "whole raster's grid, so their windows straddling tiles do not match a "
-            "downsample of the whole raster; for exact levels use chunks that are "
-            f"multiples of {max(misaligned)}",
-            UserWarning,
-            stacklevel=_caller_outside_package(),
-        )
-
-
-# A write of more tiles than this, averaging fewer pixels, is told of the cost of its files.
-SMALL_TILES_COUNT = 1000
-SMALL_TILE_PIXELS = 256 * 256
-
-
-def warn_small_tiles(y_chunks: Sequence[int], x_chunks: Sequence[int]) -> None:
-    """Each file costs its creation (0.2-0.5 ms here) besides its pixels: past a thousand
-    tiles of under 256 x 256 that is most of a write."""
-    count = len(y_chunks) * len(x_chunks)
-    height, width = sum(y_chunks), sum(x_chunks)
-    if count <= SMALL_TILES_COUNT or height * width / count >= SMALL_TILE_PIXELS:
-        return
-    tile_y, tile_x = Counter(y_chunks).most_common(1)[0][0], Counter(x_chunks).most_common(1)[0][0]
-    chunk_y, chunk_x = _fewer_tiles(height, width)
-    fewer = -(-height // chunk_y) * -(-width // chunk_x)
-    suggested = chunk_y if chunk_y == chunk_x else (chunk_y, chunk_x)
-    warnings.warn(
-        f"writing {count} tiles, most of {tile_y} x {tile_x} pixels: creating that many "
-        f"files takes much of the time; chunks={suggested} would write {fewer} (measured "
-        "on 2 cores: 4,096 tiles of 128 x 128 took 1.8 times as long as the same data in "
-        "64 tiles of 1024 x 1024)",
-        SmallTilesWarning,
-        stacklevel=_caller_outside_package(),
-    )
-
-
-def _fewer_tiles(height: int, width: int) -> tuple[int, int]:
-    """Tiles of about the default's pixels (1024 x 1024), narrower rasters' wider."""
-    target = DEFAULT_NUMPY_CHUNK * DEFAULT_NUMPY_CHUNK
-    chunk_y, chunk_x = min(height, DEFAULT_NUMPY_CHUNK), min(width, DEFAULT_NUMPY_CHUNK)
-    if chunk_y < DEFAULT_NUMPY_CHUNK:
-        chunk_x = min(width, -(-target // chunk_y))
-    elif chunk_x < DEFAULT_NUMPY_CHUNK:
-        chunk_y = min(height, -(-target // chunk_x))
-    return chunk_y, chunk_x
-
-
-def _caller_outside_package() -> int:
-    """The ``stacklevel`` of the first caller outside xr_tiles, whichever entry point
-    (``.tiles.to_vrt`` or ``xr_tiles.to_vrt``) it called."""
-    package = os.path.dirname(__file__)
-    frame: types.FrameType | None = sys._getframe(1)
-    level = 1
-    while frame is not None and frame.f_code.co_filename.startswith(package):
-        frame, level = frame.f_back, level + 1
-    return level
-
-
-def parse_path(
-    path: str | os.PathLike[str], storage_options: Mapping[str, Any] | None
-) -> pathlib.Path | str:
-    """A local path (absolute; ``file://`` URLs too), or an fsspec URL as given."""
-    if not isinstance(path, str | os.PathLike):
-        raise InvalidOptionError(f"path must be a str or os.PathLike, got {type(path).__name__}")
-    text = os.fspath(path)
-    protocol, location = split_protocol(text)
-    if pathlib.PurePosixPath(location).suffix.lower() != ".vrt":
-        raise InvalidOptionError(
-            f"path must end in '.vrt' (the tiles go to '<stem>_tiles/' beside it), got {text!r}"
-        )
-    if protocol in (None, "file", "local"):
-        if storage_options:
-            raise InvalidOptionError(
-                f"storage_options are for fsspec URLs (s3://, gs://, az://, memory://); "
-                f"{text!r} is a local path: drop storage_options"
-            )
-        return pathlib.Path(location).expanduser().absolute()
-    if protocol in READ_ONLY_PROTOCOLS:
-        raise InvalidOptionError(
-            f"path {text!r}: fsspec cannot write to {protocol}:// (GDAL reads it through "
-            "/vsicurl/); write to the store behind it (s3://, gs://, az://)"
-        )
-    try:
-        fsspec.get_filesystem_class(protocol)
-    except (ImportError, ValueError) as error:
-        raise InvalidOptionError(
-            f"path {text!r}: fsspec cannot open {protocol}:// ({error}); install its "
-            "package (s3fs for s3://, gcsfs for gs://, adlfs for az://)"
-        ) from None
-    _check_store_path(text, location)
-    return text
-
-
-def _check_store_path(url: str, location: str) -> None:
-    """Keys that name one object each: fsspec expands glob characters when it deletes,
-    and stores keep '.', '..' and empty segments as they are, where GDAL does not."""
-    segments = location.split("/")
-    odd = [s for s in segments[1:] if s in ("", ".", "..")] or segments[-1].startswith(".")
-    if odd or any(character in location for character in "*?[]"):
-        raise InvalidOptionError(
-            f"path {url!r}: a URL must name the VRT plainly, without '*', '?', '[', ']', "
-            "empty, '.' or '..' segments, and with a name before '.vrt'"
-        )
-    if not location.endswith(".vrt"):
-        raise InvalidOptionError(
-            f"path {url!r}: a URL must end in '.vrt', in lower case: the tiles' prefix "
-            "'<stem>_tiles/' must belong to one VRT"
-        )
-
-
 def check_progress(progress: bool, compute: bool) -> None:
     parse_flag("progress", progress)
     if progress and not compute:
@@ -318,17 +190,6 @@ def check_progress(progress: bool, compute: bool) -> None:
             "progress=True shows the write's progress, and compute=False does not write: "
             "compute the Delayed inside dask.diagnostics.ProgressBar() instead"
         )
-
-
-def parse_storage_options(storage_options: Mapping[str, Any] | None) -> dict[str, Any]:
-    if storage_options is None:
-        return {}
-    if not isinstance(storage_options, Mapping):
-        raise InvalidOptionError(
-            "storage_options must be a dict of fsspec filesystem options "
-            f"(e.g. {{'endpoint_url': ...}}) or None; got {storage_options!r}"
-        )
-    return dict(storage_options)
 
 
 def parse_codec(codec: str) -> Codec:

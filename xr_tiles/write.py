@@ -17,6 +17,7 @@ from rasterio.crs import CRS
 
 from . import plan as plan_module
 from . import state
+from .advice import warn_misaligned_overviews, warn_small_tiles
 from .encode import TileSpec
 from .errors import InvalidMosaicError, RegionMismatchError
 from .geotags import geotiff_tags
@@ -35,12 +36,9 @@ from .options import (
     check_resampling_fits,
     check_skip_empty,
     parse_options,
-    parse_path,
-    parse_storage_options,
-    warn_misaligned_overviews,
-    warn_small_tiles,
 )
 from .overviews import auto_factors, merged_factors
+from .paths import parse_path, parse_storage_options
 from .plan import TilePlan
 from .region import Region as RegionFit
 from .region import fit_region

@@ -19,7 +19,7 @@ Store = LocalStore | ObjectStore
 def store_for(
     path: pathlib.Path | str, storage_options: Mapping[str, Any], *, durable: bool
 ) -> Store:
-    """A local path's store, or an fsspec URL's (``options.parse_path`` tells them apart)."""
+    """A local path's store, or an fsspec URL's (``paths.parse_path`` tells them apart)."""
     if isinstance(path, pathlib.Path):
         return LocalStore(path, durable)
     return ObjectStore(path, storage_options, durable)

@@ -9,30 +9,35 @@ VRT names them; deletion never follows a symbolic link out of the tiles folder.
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import errno
 import functools
 import os
 import pathlib
 import re
 import shutil
-import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import tifffile
 
 from ..errors import WriteConflictError
 from ..plan import SUBFOLDERS
 from . import lock
+from .files import (
+    entries,
+    fsync_file,
+    fsync_folder,
+    link_exclusive,
+    put_file,
+    put_plain,
+    remove,
+    syncfs,
+)
 from .layout import (
     PARTIAL_SUFFIX,
     WRITE_ID_LENGTH,
     deleting_name,
     manifest_name,
-    partial_name,
 )
 from .listing import Listing, listing
 from .manifest import Manifest
@@ -115,9 +120,9 @@ class LocalStore:
         with it)."""
         folder = os.path.join(self._root, write_id)
         names: set[str] = set()
-        for name, is_folder in _entries(folder):
+        for name, is_folder in entries(folder):
             if is_folder and name in SUBFOLDERS:
-                names.update(f"{name}/{inner}" for inner, _ in _entries(f"{folder}/{name}"))
+                names.update(f"{name}/{inner}" for inner, _ in entries(f"{folder}/{name}"))
             elif not is_folder:
                 names.add(name)
         return names
@@ -157,7 +162,7 @@ class LocalStore:
     def put_manifest(self, manifest: Manifest) -> None:
         if not os.path.isdir(self._root):
             os.makedirs(self._root, exist_ok=True)
-        _put(os.path.join(self._root, manifest_name(manifest.write_id)), manifest.to_bytes())
+        put_file(os.path.join(self._root, manifest_name(manifest.write_id)), manifest.to_bytes())
 
     def manifest(self, write_id: str) -> Manifest | None:
         data = self._read_manifest(manifest_name(write_id))
@@ -182,7 +187,7 @@ class LocalStore:
             with contextlib.suppress(FileExistsError):
                 os.mkdir(os.path.dirname(path))
         writeback = self.durable and not fsync and len(data) >= EARLY_WRITEBACK_BYTES
-        return _put(path, data, fsync=fsync, writeback=writeback)
+        return put_file(path, data, fsync=fsync, writeback=writeback)
 
     def flush(self, write_id: str) -> None:
         """Make a write's files, their names and its folders durable: one ``syncfs`` of
@@ -190,13 +195,13 @@ class LocalStore:
         (which tiles written on other hosts of a network filesystem need)."""
         if not self.durable:
             return
-        _syncfs(self._root)
+        syncfs(self._root)
         folder = os.path.join(self._root, write_id)
         for name in SUBFOLDERS:
             with contextlib.suppress(FileNotFoundError):  # a write without overviews
-                _fsync_folder(os.path.join(folder, name))
+                fsync_folder(os.path.join(folder, name))
         for path in (folder, self._root):  # gone: another write took this one for dead
-            _fsync_folder(path)
+            fsync_folder(path)
 
     def publish(self, text: str, write_id: str, expected: Version | None) -> None:
         """Make ``text`` the VRT in one step, if the VRT is still at version ``expected``
@@ -206,7 +211,7 @@ class LocalStore:
         between the check and the step.
         """
         partial = self.vrt.with_name(f".{self.vrt.name}.{write_id}{PARTIAL_SUFFIX}")
-        _put_plain(os.fspath(partial), text.encode("utf-8"), fsync=self.durable)
+        put_plain(os.fspath(partial), text.encode("utf-8"), fsync=self.durable)
         try:
             if self.vrt_version() != expected:
                 raise WriteConflictError(
@@ -214,7 +219,7 @@ class LocalStore:
                     "nothing was published"
                 )
             if expected is None:
-                _link_exclusive(partial, self.vrt)
+                link_exclusive(partial, self.vrt)
                 os.unlink(partial)
             else:
                 os.replace(partial, self.vrt)
@@ -223,7 +228,7 @@ class LocalStore:
                 os.unlink(partial)
             raise
         if self.durable:
-            _fsync_folder(os.fspath(self.vrt.parent))
+            fsync_folder(os.fspath(self.vrt.parent))
 
     def publish_beside(self, write_id: str, name: str, target: str) -> None:
         """Make a write's file ``name`` the file ``target`` (a path beside the VRT: a tile
@@ -243,7 +248,7 @@ class LocalStore:
                 raise
             shutil.copyfile(source, partial)  # a filesystem without hard links
             if self.durable:
-                _fsync_file(os.fspath(partial))
+                fsync_file(os.fspath(partial))
         try:
             os.replace(partial, path)
         except BaseException:
@@ -251,7 +256,7 @@ class LocalStore:
                 os.unlink(partial)
             raise
         if self.durable:
-            _fsync_folder(os.fspath(path.parent))
+            fsync_folder(os.fspath(path.parent))
 
     def delete_beside(self, target: str) -> None:
         """Delete ``target`` (a path beside the VRT), and its folder if it is left empty."""
@@ -276,7 +281,7 @@ class LocalStore:
             os.rename(folder, deleting)
         except FileNotFoundError:
             return
-        _remove(deleting)
+        remove(deleting)
 
     def delete_files(self, write_id: str, names: set[str]) -> None:
         """Delete files of a write's folder (the caller has kept to ``is_own_file``)."""
@@ -293,7 +298,7 @@ class LocalStore:
             os.unlink(os.path.join(self._root, manifest_name(write_id)))
 
     def delete_debris(self, name: str) -> None:
-        _remove(os.path.join(self._root, name))
+        remove(os.path.join(self._root, name))
 
     def delete_partial_vrts(self, beside: Sequence[str] = ()) -> None:
         """VRTs, and files ``beside`` it, a killed write did not publish (the caller holds
@@ -303,9 +308,9 @@ class LocalStore:
             partial = re.compile(
                 rf"\.{re.escape(path.name)}\.[0-9a-f]{{{WRITE_ID_LENGTH}}}{re.escape(PARTIAL_SUFFIX)}"
             )
-            for name, _ in _entries(os.fspath(path.parent)):
+            for name, _ in entries(os.fspath(path.parent)):
                 if partial.fullmatch(name):
-                    _remove(os.fspath(path.parent / name))
+                    remove(os.fspath(path.parent / name))
 
     def _read_manifest(self, name: str) -> bytes | None:
         try:
@@ -318,168 +323,4 @@ class LocalStore:
 def _version(status: os.stat_result) -> Version:
     return (status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns)
 
-
-def _entries(folder: str) -> list[tuple[str, bool]]:
-    try:
-        with os.scandir(folder) as scanned:
-            return [(entry.name, entry.is_dir(follow_symlinks=False)) for entry in scanned]
-    except FileNotFoundError:
-        return []
-
-
-def _put(path: str, data: bytes, *, fsync: bool = False, writeback: bool = False) -> int:
-    """Write ``path`` so that it appears only once whole: as an unnamed file linked into
-    place (Linux' ``O_TMPFILE``), or under a temporary name renamed into place.
-
-    An unnamed file costs the folder one change (the link) where a named one costs two
-    (create, rename), and threads putting files in one folder wait on each change: on a
-    write of 4,096 tiles, unnamed files took 0.5 of the time of renamed ones.
-    """
-    folder, name = os.path.split(path)
-    flush = _Flush(fsync, writeback)
-    if folder not in _without_unnamed_files and _put_unnamed(folder, path, data, flush):
-        return len(data)
-    partial = os.path.join(folder, partial_name(name))
-    _put_plain(partial, data, fsync=fsync, writeback=writeback)
-    try:
-        os.rename(partial, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(partial)
-        raise
-    return len(data)
-
-
-# Folders whose filesystem has no unnamed files (NFS, FUSE, macOS): named ones there.
-_without_unnamed_files: set[str] = set()
-_proc_fd: tuple[int, int] | None = None  # this process's /proc/self/fd, opened once
-
-
-@dataclass(frozen=True)
-class _Flush:
-    """What a file gets once written: an ``fsync``, or its writeback started."""
-
-    fsync: bool
-    writeback: bool
-
-    def __call__(self, fd: int) -> None:
-        if self.fsync:
-            os.fsync(fd)
-        elif self.writeback and hasattr(os, "posix_fadvise"):
-            # Linux starts writing the file's dirty pages back, and keeps them cached.
-            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-
-
-def _put_unnamed(folder: str, path: str, data: bytes, flush: _Flush) -> bool:
-    """Write ``data`` to an unnamed file in ``folder`` and link it as ``path``; False,
-    having written nothing, where that cannot be done (or ``path`` exists: the named
-    way replaces it)."""
-    try:
-        fd = os.open(folder, os.O_TMPFILE | os.O_WRONLY | os.O_CLOEXEC, 0o644)
-        proc = _proc_fds()
-    except OSError as error:
-        if error.errno not in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL, errno.ENOENT):
-            raise
-        if error.errno != errno.ENOENT or os.path.isdir(folder):
-            _without_unnamed_files.add(folder)
-            return False
-        raise
-    try:
-        with open(fd, "wb", closefd=False) as file:
-            file.write(data)
-        flush(fd)
-        # linkat(/proc/self/fd, "<fd>", ..., AT_SYMLINK_FOLLOW): names the open file.
-        os.link(str(fd), path, src_dir_fd=proc, follow_symlinks=True)
-    except FileExistsError:
-        return False
-    finally:
-        os.close(fd)
-    return True
-
-
-def _proc_fds() -> int:
-    """A descriptor of /proc/self/fd, opened once per process (a forked child opens its
-    own: the parent's names the parent's files)."""
-    global _proc_fd
-    if _proc_fd is None or _proc_fd[0] != os.getpid():
-        _proc_fd = (os.getpid(), os.open("/proc/self/fd", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC))
-    return _proc_fd[1]
-
-
-def _put_plain(path: str, data: bytes, *, fsync: bool, writeback: bool = False) -> None:
-    """Write ``path``; on any failure (a full disk, a size limit) remove what was written."""
-    file = open(path, "wb")  # noqa: SIM115 - closed below, and removed if not whole
-    try:
-        with file:
-            file.write(data)
-            file.flush()
-            _Flush(fsync, writeback)(file.fileno())
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
-        raise
-
-
-def _link_exclusive(source: pathlib.Path, target: pathlib.Path) -> None:
-    """Create ``target`` as ``source``, failing if it exists (no check-then-act race)."""
-    try:
-        os.link(source, target)
-    except FileExistsError:
-        raise WriteConflictError(
-            f"{target} was created by another writer since this write began; nothing was "
-            "published"
-        ) from None
-    except OSError as error:
-        if error.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP):
-            raise
-        os.rename(source, target)  # a filesystem without hard links
-
-
-def _fsync_file(path: str) -> None:
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
-def _remove(path: str) -> None:
-    """Delete ``path``; a folder with what is in it, never through a symbolic link."""
-    try:
-        status = os.lstat(path)
-    except FileNotFoundError:
-        return
-    if stat.S_ISDIR(status.st_mode):
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        os.unlink(path)
-
-
-def _fsync_folder(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-@functools.cache
-def _libc() -> Any:
-    name = ctypes.util.find_library("c")
-    return ctypes.CDLL(name, use_errno=True) if name else None
-
-
-def _syncfs(path: str) -> None:
-    """Flush every dirty page of ``path``'s filesystem (Linux' ``syncfs``; else ``sync``)."""
-    libc = _libc()
-    if libc is None or not hasattr(libc, "syncfs"):
-        os.sync()
-        return
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        if libc.syncfs(fd) != 0:
-            code = ctypes.get_errno()
-            raise OSError(code, os.strerror(code), path)
-    finally:
-        os.close(fd)
 
