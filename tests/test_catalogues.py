@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import pathlib
 import posixpath
+import time
 
 import numpy as np
 import pystac
@@ -183,6 +184,7 @@ def test_a_region_update_keeps_the_items_of_the_tiles_it_keeps(tmp_path):
     (first,) = {p.parent for p in vrt.with_name("dem_tiles").glob("*/*.json")}
     before = {p.name: p.read_bytes() for p in first.glob("*.json")}
     region = {"y": slice(32, 64), "x": slice(0, 64)}
+    time.sleep(1.1)  # a second later: the data has no time, and the mosaic's stays
     new.isel(region).tiles.to_vrt(vrt, mode="r+", region=region, stac=True)
 
     items = list(pystac.Collection.from_file(str(collection(vrt))).get_items())
@@ -190,9 +192,11 @@ def test_a_region_update_keeps_the_items_of_the_tiles_it_keeps(tmp_path):
     paths = [pathlib.Path(item.get_self_href()) for item in items]
     assert {path.name for path in paths if path.parent != first} == {"r1_c0.json", "r1_c1.json"}
     assert all(path.read_bytes() == before[path.name] for path in paths if path.parent == first)
+    assert len({item.datetime for item in items}) == 1  # one time slice, not one a write
     import odc.stac
 
     data = odc.stac.load(items, geobox=grid_of(vrt))
+    assert data.sizes["time"] == 1
     expected = old.values.copy()
     expected[32:64, 0:64] = new.values[32:64, 0:64]
     np.testing.assert_array_equal(data["elevation"].isel(time=0).values, expected)
@@ -201,6 +205,39 @@ def test_a_region_update_keeps_the_items_of_the_tiles_it_keeps(tmp_path):
     old.tiles.to_vrt(vrt, mode="w")
     assert not collection(vrt).parent.exists()
     assert_only_referenced(vrt)
+
+
+def test_items_of_data_with_times_span_them_in_the_collection(tmp_path):
+    vrt = tmp_path / "t2m.vrt"
+    first = make_raster((64, 96), "float32", chunks=32).assign_coords(
+        time=np.datetime64("2020-01-01"))
+    later = first.assign_coords(time=np.datetime64("2024-06-01")) + 1
+    first.tiles.to_vrt(vrt, stac=True)
+    region = {"y": slice(0, 32), "x": slice(0, 32)}
+    later.isel(region).tiles.to_vrt(vrt, mode="r+", region=region, stac=True)
+    loaded = pystac.Collection.from_file(str(collection(vrt)))
+    interval = loaded.extent.temporal.intervals[0]
+    assert [t.isoformat() for t in interval] == ["2020-01-01T00:00:00+00:00",
+                                                 "2024-06-01T00:00:00+00:00"]
+    times = sorted(item.datetime.year for item in loaded.get_items())
+    assert times == [2020] * 5 + [2024]
+
+
+def test_a_mosaic_of_an_earlier_version_takes_region_updates_and_resumes(tmp_path):
+    """Its record lacks the options added since (index, stac): they are their defaults."""
+    vrt = tmp_path / "dem.vrt"
+    old = make_raster((64, 96), "uint16", chunks=32, nodata=0)
+    old.tiles.to_vrt(vrt)
+    text = vrt.read_text()
+    earlier = text.replace('&quot;index&quot;: null, ', "").replace(', &quot;stac&quot;: false', "")
+    earlier = earlier.replace('"index": null, ', "").replace(', "stac": false', "")
+    assert earlier != text and "stac" not in earlier
+    vrt.write_text(earlier)
+    old.tiles.to_vrt(vrt, mode="w-", resume=True)  # the same write: only tidied
+    assert vrt.read_text() == earlier
+    region = {"y": slice(0, 32), "x": slice(0, 32)}
+    (old + 1).isel(region).tiles.to_vrt(vrt, mode="r+", region=region)
+    assert read_with_gdal(vrt).bands[0][0, 0] == old.values[0, 0] + 1
 
 
 # --------------------------------------------------------------------------- S3

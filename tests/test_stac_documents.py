@@ -388,6 +388,8 @@ FOOTPRINTS = [
                  "Polygon", id="around-the-north-pole"),
     pytest.param(Affine(0.25, 0, -180, 0, -0.25, 90), 720, 1440, "EPSG:4326", "Polygon",
                  id="the-globe"),
+    pytest.param(Affine(0.25, 0, 0, 0, -0.25, 90), 720, 1440, "EPSG:4326", "Polygon",
+                 id="the-globe-on-0-360"),
 ]
 
 

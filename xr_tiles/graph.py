@@ -12,7 +12,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import dask
 import dask.base
@@ -26,12 +26,16 @@ from dask.utils import ensure_dict
 
 from .encode import TileSpec, decoded_pages, encode_with_levels, tile_template
 from .fusion import inline_inputs
+from .index.catalogues import tile_items
 from .index.mosaic import MosaicJob, TileRecord, documents
 from .plan import Tile, TilePlan
 from .scheduling import compute_options, distributed_client
 from .source import Raster
 from .store import Commit, TileSink
 from .template import HeaderTemplate
+
+if TYPE_CHECKING:
+    from .index.stac import ItemTemplate
 
 logger = logging.getLogger("xr_tiles")
 
@@ -69,6 +73,17 @@ class TileJob:
     index: tuple[int, int, int]  # group, row, col
     template: HeaderTemplate | None
     merged: tuple[int, ...]  # which of the tile's levels go to the whole raster's files
+    item: ItemJob | None = None  # the STAC Item to put beside the tile
+
+
+@dataclass(frozen=True)
+class ItemJob:
+    """A tile's STAC Item, put by the task that writes the tile (it knows the file's
+    size): where bands are in one file a tile."""
+
+    items: ItemTemplate
+    tile: Tile
+    name: str
 
 
 @dataclass(frozen=True)
@@ -127,6 +142,7 @@ def write_graph(
     layer: dict[Any, Any] = {begin: Task(begin, commit.begin)} if lazy else {}
     after_begin = TaskRef(begin) if lazy else None
     sink, merged = commit.sink(), tuple(plan.overviews.index(factor) for factor in plan.merged)
+    items = tile_items(mosaic)
     records, known = [], []
     for group, (band_group, spec) in enumerate(zip(raster.groups, specs, strict=True)):
         templates = _header_templates(spec, plan)
@@ -134,6 +150,7 @@ def write_graph(
             job = TileJob(
                 sink, spec, plan.filename(tile, group), plan.tile_transform(tile),
                 (group, tile.row, tile.col), templates.get((tile.height, tile.width)), merged,
+                None if items is None else ItemJob(items, tile, plan.item_name(tile)),
             )
             blocks = [TaskRef(_block_key(array, block_row, block_col)) for array in band_group.arrays]
             key = (tile_name, group, tile.row, tile.col)
@@ -250,6 +267,9 @@ def _written(job: TileJob, blocks: Sequence[Any]) -> TileRecord:
         return (*job.index, False, ())
     job.sink.put(job.filename, encoded.data)
     size = len(encoded.data)  # written: its size, which a STAC Item records
+    if job.item is not None:
+        item = job.item.items.json(job.item.tile, [(job.index[0], job.filename, size)])
+        job.sink.put(job.item.name, item)
     if not job.merged:
         return (*job.index, size, ())
     if job.spec.lossless:
@@ -287,7 +307,7 @@ def _commit(job: CommitJob, _began: None, records: list[TileRecord], known: Reco
 
 
 def _published(commit: Commit, mosaic: MosaicJob, records: list[TileRecord]) -> Any:
-    built = documents(mosaic, records, commit.store.read)
+    built = documents(mosaic, records, commit.store.read, commit.store.size)
     path = commit.publish(built.files, built.vrt, built.referenced)
     if any(spec.skip_empty for spec in mosaic.specs):
         skipped = sum(1 for record in records if not record[3])

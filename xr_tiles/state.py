@@ -23,6 +23,8 @@ STATE_KEY = "state"
 FORMAT = 1
 # The identity's parts that a region update must share with the mosaic.
 GRID, TILES, BANDS = "grid", "tiles", "bands"
+TILE_DEFAULTS = {"index": None, "stac": False}  # tile options added since FORMAT 1 began
+STAC_TIME = "stac_time"
 
 _STATE = re.compile(
     rf'<Metadata domain="{STATE_DOMAIN}">\s*<MDI key="{STATE_KEY}">([^<]*)</MDI>'
@@ -59,6 +61,7 @@ class Published:
     names: Mapping[tuple[int, int, int], str]  # (group, row, col) -> file name
     overviews: Mapping[tuple[int, int], tuple[str, str]]  # (factor, group) -> (write id, file)
     blocks: Mapping[tuple[int, int], PublishedBlock]  # a nested VRT's, by block row, col
+    stac_time: tuple[str, str] | None = None  # the STAC Collection's interval, ISO times
 
     def files(self) -> dict[str, set[str]]:
         """Each write's files that the VRT names, by write id."""
@@ -91,9 +94,24 @@ def identity(
     return dict(json.loads(json.dumps(items)))
 
 
-def state_text(write_id: str, identity: Mapping[str, Any]) -> str:
-    """The VRT's record of itself: its last write and that write's identity."""
-    return json.dumps({"format": FORMAT, "write": write_id, **identity}, sort_keys=True)
+def state_text(
+    write_id: str, identity: Mapping[str, Any], stac_time: tuple[str, str] | None = None
+) -> str:
+    """The VRT's record of itself: its last write and that write's identity; with a STAC
+    Collection, its interval (which region updates keep, and widen)."""
+    items = {"format": FORMAT, "write": write_id, **identity}
+    if stac_time is not None:
+        items[STAC_TIME] = list(stac_time)
+    return json.dumps(items, sort_keys=True)
+
+
+def with_defaults(identity: Mapping[str, Any]) -> dict[str, Any]:
+    """``identity`` with the parts a write of an earlier xr_tiles did not record, as
+    they were then: so that its mosaics still take region updates and resumes."""
+    found = dict(identity)
+    if isinstance(found.get(TILES), Mapping):
+        found[TILES] = {**TILE_DEFAULTS, **found[TILES]}
+    return found
 
 
 class ForeignVrtError(ValueError):
@@ -125,7 +143,9 @@ def published(vrt_text: str, root: str, read: Reader) -> Published:
             overviews[level] = (parts["write"], parts["overview"])
         elif (key := (int(parts["brow"]), int(parts["bcol"]))) not in blocks:
             blocks[key] = _block(parts["write"], parts["block"], root, read, tiles, names)
-    return Published(write_id, state, tiles, names, overviews, blocks)
+    stac_time = state.pop(STAC_TIME, None)
+    return Published(write_id, with_defaults(state), tiles, names, overviews, blocks,
+                     None if stac_time is None else (str(stac_time[0]), str(stac_time[1])))
 
 
 def _state(vrt_text: str) -> tuple[str, dict[str, Any]]:

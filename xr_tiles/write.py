@@ -22,7 +22,7 @@ from .encode import TileSpec
 from .errors import InvalidMosaicError, RegionMismatchError
 from .geotags import geotiff_tags
 from .graph import Work, compute_write, write_graph
-from .index.catalogues import check_stac, stac_datetime
+from .index.catalogues import check_stac, stac_times
 from .index.mosaic import MosaicJob
 from .options import (
     Chunks,
@@ -44,7 +44,7 @@ from .region import Region as RegionFit
 from .region import fit_region
 from .scheduling import check_scheduler, check_store_reachable
 from .source import BandGroup, Raster, read_raster, rechunked
-from .store import Commit, Existing, Store, inspect, plan_commit, store_for
+from .store import Commit, CommitPlan, Existing, Store, inspect, plan_commit, store_for
 
 
 @overload
@@ -143,7 +143,9 @@ def to_vrt(
         _check_fits(store, update, identity)
     commit_plan = plan_commit(store, existing, identity, options.mode, options.resume)
     covered = _covered_tiles(plan, update) * len(specs)
-    commit = Commit(store, commit_plan, identity, covered, eager=compute)
+    item_time, extent = _stac_times(obj, options, update, existing, commit_plan)
+    commit = Commit(store, commit_plan, identity, covered, eager=compute,
+                    stac_time=None if item_time is None else list(_interval(item_time)))
     if commit_plan.done:
         assert existing.published is not None
         named = existing.published.files()
@@ -151,11 +153,11 @@ def to_vrt(
     work = _work(plan, update, commit_plan.kept, len(specs))
     mosaic = MosaicJob(
         plan, raster.bands, raster.band_order, specs, raster.crs, raster.metadata,
-        commit_plan.write_id, state.state_text(commit_plan.write_id, identity),
+        commit_plan.write_id, state.state_text(commit_plan.write_id, identity, extent),
         {} if update is None else update.inherited, {} if update is None else update.base_levels,
         {} if update is None else update.published.blocks,
         index=options.index, stac=options.stac, stem=store.root_name.removesuffix("_tiles"),
-        datetime=stac_datetime(obj) if options.stac else None,
+        datetime=item_time, extent=extent,
     )
     graph = write_graph(raster, plan, specs, commit, work, mosaic, lazy=not compute)
     if not compute:
@@ -281,6 +283,27 @@ def _tile_plan(
             factors,
         ),
     )
+
+
+def _stac_times(
+    obj: Any, options: WriteOptions, update: Update | None, existing: Existing,
+    commit_plan: CommitPlan,
+) -> tuple[Any, tuple[str, str] | None]:
+    """The STAC Items' time and the Collection's interval; a resumed write keeps the
+    time its killed run gave the Items it put."""
+    if not options.stac:
+        return None, None
+    kept = None
+    if commit_plan.resumed:
+        listed = existing.listing.writes.get(commit_plan.write_id)
+        kept = None if listed is None or listed.manifest is None else listed.manifest.stac_time
+    published = None if update is None else update.published.stac_time
+    return stac_times(obj, published, None if kept is None else (kept[0], kept[1]))
+
+
+def _interval(time: Any) -> tuple[str, str]:
+    start, end = time if isinstance(time, tuple) else (time, time)
+    return start.isoformat(), end.isoformat()
 
 
 def _nest(tiles: int) -> int:

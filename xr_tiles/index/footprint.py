@@ -46,6 +46,10 @@ def footprint(
     if east <= 180:
         geometry = {"type": "Polygon", "coordinates": [_ring(lon, lat)]}
         return geometry, _bbox(west, south, east, north)
+    if east - west >= 360:  # all the way round (0..360 longitudes): the whole band
+        ring = [[-180.0, south], [180.0, south], [180.0, north], [-180.0, north]]
+        geometry = {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}
+        return geometry, _bbox(-180, south, 180, north)
     parts = [[_ring(*_cut(lon, lat, east=False))], [_ring(*_cut(lon - 360, lat, east=True))]]
     return {"type": "MultiPolygon", "coordinates": parts}, _bbox(west, south, east - 360, north)
 

@@ -18,7 +18,7 @@ from ..overviews import merged_level
 from ..plan import Tile, TilePlan
 from ..source import Band
 from ..state import PublishedBlock
-from .catalogues import catalogue_files
+from .catalogues import Sizer, catalogue_files
 from .vrt import Placed, Source, block_xml, vrt_xml
 
 # group, row, col, written (its size; True: kept by a resumed write, False: skipped as
@@ -48,6 +48,7 @@ class MosaicJob:
     stac: bool = False  # a STAC Collection too, an Item a tile
     stem: str = ""  # the VRT's name without .vrt
     datetime: Any = None  # the STAC Items' time
+    extent: tuple[str, str] | None = None  # the STAC Collection's interval, ISO times
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,9 @@ class Documents:
     referenced: Mapping[str, set[str]]  # each write's files the VRT names, by write id
 
 
-def documents(job: MosaicJob, records: Sequence[TileRecord], read: Reader) -> Documents:
+def documents(
+    job: MosaicJob, records: Sequence[TileRecord], read: Reader, size: Sizer
+) -> Documents:
     """The index of a write whose tiles returned ``records`` (every tile it covers): a
     flat VRT of the tiles, or a nested one of blocks of them (``plan.nest``), which
     keeps the published sub-VRTs of the blocks whose tiles stay as they were."""
@@ -78,7 +81,7 @@ def documents(job: MosaicJob, records: Sequence[TileRecord], read: Reader) -> Do
         for factor in plan.overviews if factor not in plan.merged
     ]
     files += _merged_levels(job, records, read)
-    files += catalogue_files(job, sources, records, read)
+    files += catalogue_files(job, sources, records, size)
     named = Named(plan, sources, job.write_id, [name for name, _ in files], placed or [],
                   stac=job.stac)
     return Documents(files, document(state=job.state, blocks=placed), named)

@@ -62,13 +62,13 @@ class Commit:
 
     def __init__(
         self, store: Store, plan: CommitPlan, identity: Mapping[str, Any], tiles: int,
-        *, eager: bool,
+        *, eager: bool, stac_time: list[str] | None = None,
     ) -> None:
         self.store, self.plan, self.eager = store, plan, eager
         self.manifest = Manifest(
             plan.write_id, RUNNING, Writer.current(), dict(identity), tiles,
             lock=eager and store.lockable, heartbeat=eager and not store.lockable,
-            run=uuid.uuid4().hex,
+            run=uuid.uuid4().hex, stac_time=stac_time,
         )
         self._lock: PathLock | None = None
         self._heartbeat: Heartbeat | None = None

@@ -237,6 +237,8 @@ class LocalStore:
         path = self.vrt.parent / target
         if not path.parent.is_dir():
             path.parent.mkdir()
+            if self.durable:
+                fsync_folder(os.fspath(self.vrt.parent))
         partial = path.with_name(f".{path.name}.{write_id}{PARTIAL_SUFFIX}")
         with contextlib.suppress(FileNotFoundError):
             os.unlink(partial)  # left by a killed write
@@ -311,6 +313,9 @@ class LocalStore:
             for name, _ in entries(os.fspath(path.parent)):
                 if partial.fullmatch(name):
                     remove(os.fspath(path.parent / name))
+            if path.parent != self.vrt.parent:
+                with contextlib.suppress(OSError):  # holds the file, or is not there
+                    os.rmdir(path.parent)  # left empty by a write killed publishing
 
     def _read_manifest(self, name: str) -> bytes | None:
         try:

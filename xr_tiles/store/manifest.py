@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..state import with_defaults
 from .writer import Writer
 
 RUNNING = "running"
@@ -40,6 +41,7 @@ class Manifest:
     lock: bool = False
     heartbeat: bool = False
     run: str = ""
+    stac_time: list[str] | None = None  # its STAC Items' time, which a resume keeps
 
     def to_bytes(self) -> bytes:
         items = dataclasses.asdict(self)
@@ -55,6 +57,7 @@ class Manifest:
             if items.pop("format") != FORMAT:
                 return None
             items["writer"] = Writer.from_dict(items["writer"])
+            items["identity"] = with_defaults(items["identity"])
             return cls(**items)
         except (ValueError, KeyError, TypeError):
             return None

@@ -115,7 +115,7 @@ def abort_write(
             return
         kept = sum(
             1 for name in store.files(write_id)
-            if not (is_partial(name) or "/" in name)
+            if name.endswith(".tif") and not (is_partial(name) or "/" in name)
         )
         error.add_note(
             f"xr_tiles: {kept} of this write's {manifest.tiles} tiles are kept in "
