@@ -237,11 +237,12 @@ def store_referenced(fs: Any, vrt: str) -> set[str]:
     return found
 
 
-def assert_store_only_referenced(fs: Any, vrt: str) -> None:
-    """Under the VRT's prefix: the VRT and the objects it names, nothing else."""
+def assert_store_only_referenced(fs: Any, vrt: str, *others: str) -> None:
+    """Under the VRT's prefix: the VRT and the objects it names, nothing else, besides
+    ``others``."""
     fs.invalidate_cache()
     keys = {key.lstrip("/") for key in fs.find(os.path.dirname(vrt))}
-    expected = {key.lstrip("/") for key in {vrt, *store_referenced(fs, vrt)}}
+    expected = {key.lstrip("/") for key in {vrt, *store_referenced(fs, vrt), *others}}
     assert keys == expected, f"not named: {sorted(keys - expected)}; missing: {sorted(expected - keys)}"
 
 

@@ -16,6 +16,7 @@ import collections
 import json
 import os
 import pathlib
+import posixpath
 import re
 import shutil
 from typing import Any
@@ -411,3 +412,105 @@ def test_an_s3_write_killed_after_any_put_or_delete_loses_nothing(
                "points": len(mutations) - 1, **dict(seen)}
     summarised(f"crash-s3-{scenario}-{overviews is not None}", summary, tmp_path)
     assert seen["new"] >= 1
+
+
+def s3_catalogue_fingerprint(fs: Any, key: str) -> tuple[Any, ...]:
+    """``catalogue_fingerprint`` of a collection on S3: its items through fsspec, their
+    tiles through GDAL's /vsis3/."""
+    import rasterio
+
+    fs.invalidate_cache()
+    parts = []
+    for link in json.loads(fs.cat_file(key))["links"]:
+        if link["rel"] != "item":
+            continue
+        item_key = posixpath.normpath(posixpath.join(posixpath.dirname(key), link["href"]))
+        item = json.loads(fs.cat_file(item_key))
+        for asset_key, asset in sorted(item["assets"].items()):
+            tile = posixpath.normpath(posixpath.join(posixpath.dirname(item_key), asset["href"]))
+            with rasterio.open(f"/vsis3/{tile}") as dataset:
+                parts.append((item["id"], asset_key, asset["file:size"],
+                              tuple(dataset.transform), dataset.read().tobytes()))
+    return tuple(sorted(parts))
+
+
+def s3_catalogued(fs: Any, prefix: str) -> list[str]:
+    """The keys an S3 output holds besides the VRT's files: tile index, collection, the
+    items it links, and what the VRT's write staged."""
+    collection = f"{prefix}/mosaic_stac/collection.json"
+    links = json.loads(fs.cat_file(collection))["links"]
+    items = [posixpath.normpath(f"{prefix}/mosaic_stac/{link['href']}")
+             for link in links if link["rel"] == "item"]
+    (write,) = set(re.findall(r'"write": "([0-9a-f]{12})"',
+                              fs.cat_file(f"{prefix}/mosaic.vrt").decode()))
+    staged = fs.find(f"{prefix}/mosaic_tiles/{write}/staged")
+    return [f"{prefix}/mosaic.gti.gpkg", collection, *items, *staged]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scenario", ["region"])
+def test_an_s3_write_with_its_tile_index_and_catalogue_killed_anywhere_loses_nothing(
+    scenario, zygote, bucket, tmp_path
+):
+    """As on local disk: after a kill after any PUT, DELETE or COPY, the VRT, the GTI
+    (both through /vsis3/) and the STAC collection each give the old or the new output."""
+    name, options, fs = bucket
+    catalogues = {**CATALOGUES, "storage_options": options}
+
+    def write(prefix: str) -> Write:
+        return new_write(scenario, f"s3://{name}/{prefix}/mosaic.vrt", (2, 4), **catalogues)
+
+    def readers(prefix: str) -> list[str]:
+        def exists(key: str) -> Any:
+            return lambda: fs.invalidate_cache() or bool(fs.exists(f"{name}/{prefix}/{key}"))
+
+        vsi = f"/vsis3/{name}/{prefix}"
+        found = [outcome(f"{vsi}/mosaic.vrt", expected["vrt"], exists("mosaic.vrt")),
+                 outcome(f"{vsi}/mosaic.gti.gpkg", expected["gti"], exists("mosaic.gti.gpkg"))]
+        try:
+            stac = s3_catalogue_fingerprint(fs, f"{name}/{prefix}/mosaic_stac/collection.json")
+            matches = [kind for kind, known in expected["stac"].items() if known == stac]
+            found.append(matches[0] if matches else "corrupt")
+        except Exception:  # noqa: BLE001 - any error reading is a corrupt catalogue
+            found.append("corrupt")
+        return found
+
+    expected: dict[str, dict[str, Any]] = {"vrt": {}, "gti": {}, "stac": {}}
+    for kind in ("old", "new"):
+        old_write(f"s3://{name}/{kind}/mosaic.vrt", (2, 4), **catalogues).run()
+        if kind == "new":
+            write(kind).run(resume=False)
+        expected["vrt"][kind] = fingerprint(f"/vsis3/{name}/{kind}/mosaic.vrt")
+        expected["gti"][kind] = fingerprint(f"/vsis3/{name}/{kind}/mosaic.gti.gpkg")
+        expected["stac"][kind] = s3_catalogue_fingerprint(
+            fs, f"{name}/{kind}/mosaic_stac/collection.json")
+
+    template = f"{name}/template"
+    old_write(f"s3://{template}/mosaic.vrt", (2, 4), **catalogues).run()
+    copy_prefix(fs, template, f"{name}/counting")
+    complete = zygote.run(write("counting"), kill_after=None, report=tmp_path / "count.json",
+                          kind="s3")
+    assert "error" not in complete, complete.get("message")
+    assert readers("counting") == ["new"] * 3
+    mutations = complete["mutations"]
+    assert any(event.startswith("CopyObject") for event in mutations)
+
+    seen: collections.Counter[str] = collections.Counter()
+    for point in range(1, len(mutations)):
+        prefix = f"point-{point}"
+        copy_prefix(fs, template, f"{name}/{prefix}")
+        reply = zygote.run(write(prefix), kill_after=point, report=tmp_path / f"{prefix}.json",
+                           kind="s3")
+        assert reply["killed"], (point, reply)
+        found = readers(prefix)
+        seen[combined(found, scenario)] += 1
+        assert set(found) <= {"old", "new"}, f"killed after {mutations[point - 1]!r}: {found}"
+        write(prefix).run(resume=point % 2 == 0)
+        assert readers(prefix) == ["new"] * 3, f"after the kill after {mutations[point - 1]!r}"
+        assert_store_only_referenced(fs, f"{name}/{prefix}/mosaic.vrt",
+                                     *s3_catalogued(fs, f"{name}/{prefix}"))
+    summary = {"scenario": f"S3, nested VRT + GTI + STAC, {scenario}", "overviews": True,
+               "points": len(mutations) - 1, **dict(seen)}
+    summarised(f"crash-s3-{scenario}-catalogues", summary, tmp_path)
+    assert seen["new"] >= 1
+
