@@ -161,7 +161,8 @@ def test_a_write_killed_after_any_mutation_loses_nothing(scenario, overviews, zy
     assert seen["old" if scenario != "fresh" else "absent"] >= 1
 
 
-CATALOGUES = {"index": "gti", "stac": True, "nest": (1, 1)}
+# Two sub-VRTs (blocks of 2 x 2 tiles), each with the sub-VRT of its level of 2.
+CATALOGUES = {"index": "gti", "stac": True, "nest": (1, 2)}
 
 
 def catalogue_references(scenario: str, folder: pathlib.Path) -> dict[str, dict[str, Any]]:
