@@ -456,10 +456,12 @@ def test_an_s3_write_with_its_tile_index_and_catalogue_killed_anywhere_loses_not
     """As on local disk: after a kill after any PUT, DELETE or COPY, the VRT, the GTI
     (both through /vsis3/) and the STAC collection each give the old or the new output."""
     name, options, fs = bucket
-    catalogues = {**CATALOGUES, "storage_options": options}
+    # Lighter than on local disk (each GTI read is many HTTP range requests): one sub-VRT
+    # a row of tiles, no overviews.
+    catalogues = {**CATALOGUES, "nest": (1, 3), "storage_options": options}
 
     def write(prefix: str) -> Write:
-        return new_write(scenario, f"s3://{name}/{prefix}/mosaic.vrt", (2, 4), **catalogues)
+        return new_write(scenario, f"s3://{name}/{prefix}/mosaic.vrt", None, **catalogues)
 
     def readers(prefix: str) -> list[str]:
         def exists(key: str) -> Any:
@@ -478,7 +480,7 @@ def test_an_s3_write_with_its_tile_index_and_catalogue_killed_anywhere_loses_not
 
     expected: dict[str, dict[str, Any]] = {"vrt": {}, "gti": {}, "stac": {}}
     for kind in ("old", "new"):
-        old_write(f"s3://{name}/{kind}/mosaic.vrt", (2, 4), **catalogues).run()
+        old_write(f"s3://{name}/{kind}/mosaic.vrt", None, **catalogues).run()
         if kind == "new":
             write(kind).run(resume=False)
         expected["vrt"][kind] = fingerprint(f"/vsis3/{name}/{kind}/mosaic.vrt")
@@ -487,7 +489,7 @@ def test_an_s3_write_with_its_tile_index_and_catalogue_killed_anywhere_loses_not
             fs, f"{name}/{kind}/mosaic_stac/collection.json")
 
     template = f"{name}/template"
-    old_write(f"s3://{template}/mosaic.vrt", (2, 4), **catalogues).run()
+    old_write(f"s3://{template}/mosaic.vrt", None, **catalogues).run()
     copy_prefix(fs, template, f"{name}/counting")
     complete = zygote.run(write("counting"), kill_after=None, report=tmp_path / "count.json",
                           kind="s3")
@@ -510,7 +512,7 @@ def test_an_s3_write_with_its_tile_index_and_catalogue_killed_anywhere_loses_not
         assert readers(prefix) == ["new"] * 3, f"after the kill after {mutations[point - 1]!r}"
         assert_store_only_referenced(fs, f"{name}/{prefix}/mosaic.vrt",
                                      *s3_catalogued(fs, f"{name}/{prefix}"))
-    summary = {"scenario": f"S3, nested VRT + GTI + STAC, {scenario}", "overviews": True,
+    summary = {"scenario": f"S3, nested VRT + GTI + STAC, {scenario}", "overviews": False,
                "points": len(mutations) - 1, **dict(seen)}
     summarised(f"crash-s3-{scenario}-catalogues", summary, tmp_path)
     assert seen["new"] >= 1
