@@ -153,7 +153,7 @@ def test_a_write_killed_after_any_mutation_loses_nothing(scenario, overviews, zy
         assert_only_referenced(vrt)
         shutil.rmtree(case)
     name = f"{scenario}, named files" if named else (
-        f"{scenario}, nested" if nested else scenario)
+        f"nested VRT, {scenario}" if nested else scenario)
     summary = {"scenario": name, "overviews": overviews is not None, "points": len(mutations),
                **dict(seen)}
     summarised(f"crash-{name}-{overviews is not None}", summary, tmp_path)
