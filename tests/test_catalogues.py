@@ -7,8 +7,11 @@ be indexed is refused before anything is written."""
 from __future__ import annotations
 
 import json
+import os
 import pathlib
 import posixpath
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -150,6 +153,23 @@ def test_what_cannot_be_catalogued_is_refused_before_any_io(make, options, match
     with pytest.raises(xr_tiles.InvalidOptionError, match=match):
         make().tiles.to_vrt(tmp_path / "out" / "dem.vrt", **options)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_gdal_without_the_gti_driver_is_refused_before_any_io(tmp_path):
+    """GDAL_SKIP unregisters the driver, as a GDAL built without it lacks it."""
+    script = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import xr_tiles\n"
+        "from conftest import make_raster\n"
+        "make_raster(chunks=32).tiles.to_vrt(sys.argv[2], index='gti')\n"
+    )
+    out = tmp_path / "out" / "dem.vrt"
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(pathlib.Path(__file__).parents[1]), str(out)],
+        capture_output=True, text=True, env={**os.environ, "GDAL_SKIP": "GTI"}, check=False,
+    )
+    assert done.returncode == 1
+    assert "InvalidOptionError: index='gti' needs GDAL's GTI driver" in done.stderr
+    assert not out.parent.exists()
 
 
 # --------------------------------------------------------------------------- STAC

@@ -98,8 +98,8 @@ def parse_index(index: str | None) -> Literal["gti"] | None:
     if "GTI" not in drivers:
         raise InvalidOptionError(
             f"index='gti' needs GDAL's GTI driver (GDAL >= 3.9), and rasterio's GDAL "
-            f"{rasterio.__gdal_version__} has none: upgrade rasterio, or drop index='gti' "
-            "(the VRT alone reads the same)"
+            f"{rasterio.__gdal_version__} has none registered (an older or smaller build, or "
+            "GDAL_SKIP): upgrade rasterio, or drop index='gti' (the VRT alone reads the same)"
         )
     return "gti"
 
