@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import accumulate
@@ -145,6 +146,11 @@ class TilePlan:
         """The levels mosaicked through blocks too: those not merged whose blocks start
         on the level's pixels (else a level's blocks would share pixels at their edges,
         and the level is one flat VRT of the tiles)."""
+        return self._nested_levels
+
+    @functools.cached_property
+    def _nested_levels(self) -> tuple[int, ...]:
+        # Worked out once: every block's sub-VRTs ask, and a plan has thousands of blocks.
         blocks = self.blocks()
         return tuple(
             factor for factor in self.overviews if factor not in self.merged and blocks
