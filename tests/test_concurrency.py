@@ -132,7 +132,10 @@ def test_a_writer_in_another_container_of_the_host_is_not_taken_for_dead(
         pytest.skip("no pid namespace here (unshare refused)")
     Write(str(vrt_path), seed=0, mode="w-", shape=(512, 512), chunks=128).run()
     first = child(slow_write(str(vrt_path), 1), wrapper=prefix, script=script)
-    assert wait_until(lambda: len(list(vrt_path.parent.glob("mosaic_tiles/*.json"))) == 1, 60)
+    # Its manifest, and its folder, which follows the manifest.
+    folder = vrt_path.with_name("mosaic_tiles")
+    assert wait_until(lambda: [path.with_suffix("").is_dir() for path in folder.glob("*.json")]
+                      == [True], 60)
     before = sorted(path.name for path in vrt_path.parent.glob("mosaic_tiles/*"))
     with pytest.raises(xr_tiles.WriteConflictError, match="is being written by write "):
         Write(str(vrt_path), seed=2, mode="w", shape=(512, 512), chunks=128).run()
