@@ -1,4 +1,4 @@
-"""How a write runs on dask: one task per tile, every input block computed once, any scheduler.
+"""How a write runs on dask: tasks of one or more tiles, every input block computed once, any scheduler.
 
 GDAL (through rasterio) is the oracle for what was written; dask and the filesystem are real.
 Block computations are logged by an upstream ``map_blocks`` that writes one small file per
@@ -301,16 +301,20 @@ def two_group_input() -> xr.Dataset:
     ],
 )
 @pytest.mark.parametrize("scheduler", ["synchronous", "threads"])
-def test_the_scheduler_runs_one_task_per_tile_and_one_to_commit(
-    make_input, groups, scheduler, vrt_path
+@pytest.mark.parametrize("tiles_per_task", [1, 3])
+def test_the_scheduler_runs_the_write_s_tasks_only(
+    make_input, groups, scheduler, tiles_per_task, vrt_path
 ):
-    """Each tile's task also runs the input tasks only it needs, one scheduler task per
-    tile: what the scheduler costs per tile is what small tiles pay."""
+    """Each task also runs the input tasks only its tiles need: the scheduler runs one
+    task per ``tiles_per_task`` tiles and nothing else (an eager write publishes from
+    the caller)."""
     source = make_input()
     started: list[Any] = []
-    with Callback(pretask=lambda key, graph, state: started.append(key)):
+    with dask.config.set({"xr_tiles.tiles-per-task": tiles_per_task}), Callback(
+        pretask=lambda key, graph, state: started.append(key)
+    ):
         source.tiles.to_vrt(vrt_path, scheduler=scheduler)
-    assert len(started) == groups * 4 * 4 + 1
+    assert len(started) == groups * -(-4 * 4 // tiles_per_task)
     assert len(set(started)) == len(started)
     expected = two_group_input() if groups == 2 else make_input()
     with rasterio.open(vrt_path) as back:

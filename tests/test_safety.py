@@ -229,7 +229,9 @@ def test_failed_replacement_keeps_the_previous_output_and_its_own_tiles(
     assert manifest["state"] == "aborted"
     kept = names(vrt_path.with_name("mosaic_tiles") / write_id)
     assert kept < TILE_NAMES
-    (note,) = excinfo.value.__notes__
+    tile_note, note = excinfo.value.__notes__
+    assert tile_note.startswith("xr_tiles: raised by tile (row 1, col 1), r1_c1.tif: pixels ")
+    assert tile_note.endswith("from the input's block (1, 1) (dask chunk-location, y and x)")
     counted = int(note.removeprefix("xr_tiles: ").split()[0])
     # Tasks of the failed write still running in dask's pool may add tiles afterwards.
     assert counted <= len(kept) if scheduler == "threads" else counted == len(kept)
@@ -272,7 +274,7 @@ def test_interrupt_behaves_like_a_failure(
     with pytest.raises(KeyboardInterrupt) as excinfo:
         array.tiles.to_vrt(vrt_path, mode="w", scheduler="synchronous")
 
-    assert "resume=True" in excinfo.value.__notes__[0]
+    assert "resume=True" in excinfo.value.__notes__[-1]
     after = tree(tmp_path)
     assert {path: data for path, data in after.items() if path in before} == before
     if previous:

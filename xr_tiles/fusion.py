@@ -1,66 +1,118 @@
-"""Run each tile's input tasks inside its write task: one scheduler task per tile.
+"""Run each tile's input tasks inside the task that writes it.
 
-dask's local schedulers spend tens of microseconds on every task; with the input's
-getter or generator task and the write task, a tile cost two. dask's own fusion does not
-help here: linear fusion leaves an alias task under each fused key, and a blockwise-fused
-task orders its subgraph again every time it runs. Inlining the producer ``Task`` into
-the consumer's arguments runs it as a plain nested call instead.
+dask's schedulers spend tens of microseconds (local) to a millisecond (distributed) on
+every task, and on a cluster a block computed by one task moves to the worker that
+writes it. The input tasks that only one tile needs (a getter, then an ``astype``, ...)
+are therefore handed to the write task as plain nodes, which it calls itself when it
+writes that tile: one tile's blocks at a time, and no block crosses the network. dask's
+own fusion does not serve: linear fusion leaves an alias task under each fused key, and
+a blockwise-fused task orders its subgraph again every time it runs.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from dask._task_spec import Alias, DataNode, GraphNode, Task, TaskRef, convert_legacy_graph
+from dask._task_spec import (
+    Alias,
+    DataNode,
+    GraphNode,
+    Task,
+    TaskRef,
+    convert_legacy_task,
+)
 
 MAX_DEPTH = 32
 
 
-def inline_inputs(
-    graph: Mapping[Any, Any], keys: Iterable[Any], consumer: Callable[[Task], bool]
-) -> dict[Any, GraphNode]:
-    """``graph`` with the tasks that only a ``consumer`` task needs inlined into it.
+class Inliner:
+    """The input graph ``graph`` (culled to what the write needs), from which the write's
+    tasks take the nodes computing their blocks.
 
-    A task is inlined when it is not one of ``keys`` and exactly one task depends on it,
-    so that every block is still computed once; inlining repeats along chains of such
-    tasks (a getter, then an ``astype``, then the write), ``MAX_DEPTH`` deep at most:
-    nested tasks run by recursion, and Python's stack is finite.
+    A node is inlined where nothing else needs its result: a block of an array the
+    write reads in one place only (``uses``: how many places read each array, by name)
+    that no input task depends on, and down its chain the tasks only it depends on,
+    ``MAX_DEPTH`` deep at most (inlined nodes run by recursion, and Python's stack is
+    finite). Every block is still computed once.
     """
-    nodes: dict[Any, GraphNode] = convert_legacy_graph(dict(graph))
-    wanted = set(keys)
-    dependents = Counter(dep for node in nodes.values() for dep in node.dependencies)
-    inlined: set[Any] = set()
 
-    def sole_input(key: Any, depth: int) -> GraphNode | None:
-        """The node computing ``key``, with its own inputs inlined; None to keep ``key``."""
-        node = nodes.get(key)
-        if key in wanted or dependents[key] != 1 or depth > MAX_DEPTH:
+    def __init__(self, graph: Mapping[Any, Any], uses: Mapping[str, int]) -> None:
+        self._nodes = dict(graph)
+        self._uses = uses
+        self._dependents: Counter[Any] = Counter()
+        for key, value in self._nodes.items():
+            if not isinstance(value, GraphNode) and _may_refer(value):
+                value = self._nodes[key] = self._converted(key, value)
+            if isinstance(value, GraphNode):
+                self._dependents.update(value.dependencies)
+        self._inlined: set[Any] = set()
+
+    def source(self, key: Any) -> GraphNode | TaskRef:
+        """What a write task holds for block ``key``: the node computing it, its sole
+        inputs inlined; or a reference, where ``key`` stays a task of its own."""
+        if self._uses.get(_name(key), 0) != 1 or self._dependents[key]:
+            return TaskRef(key)
+        node = self._inline(key, 0)
+        return TaskRef(key) if node is None else node
+
+    def remaining(self, needed: Iterable[Any]) -> dict[Any, Any]:
+        """The input tasks not inlined that the write's tasks need (``needed``), with
+        all they need in turn."""
+        kept: dict[Any, Any] = {}
+        stack = [key for key in needed if key not in self._inlined]
+        while stack:
+            key = stack.pop()
+            if key in kept or key not in self._nodes:
+                continue
+            node = kept[key] = self._nodes[key]
+            if isinstance(node, GraphNode):
+                stack.extend(node.dependencies)
+        return kept
+
+    def _inline(self, key: Any, depth: int) -> GraphNode | None:
+        value = self._nodes.get(key)
+        if value is None or depth > MAX_DEPTH:
             return None
+        node = value if isinstance(value, GraphNode) else self._converted(key, value)
         if isinstance(node, Alias):
-            resolved = sole_input(node.target, depth)
+            resolved = self._sole_input(node.target, depth)
         elif isinstance(node, Task):
-            resolved = with_inputs(node, depth + 1)
+            resolved = self._with_inputs(node, depth + 1)
         elif isinstance(node, DataNode):  # e.g. a slice of a numpy array from_array embeds
             resolved = node
         else:
             return None
         if resolved is not None:
-            inlined.add(key)
+            self._inlined.add(key)
         return resolved
 
-    def with_inputs(task: Task, depth: int) -> Task:
+    def _sole_input(self, key: Any, depth: int) -> GraphNode | None:
+        if self._dependents[key] != 1 or _name(key) in self._uses:  # the write reads it too
+            return None
+        return self._inline(key, depth)
+
+    def _with_inputs(self, task: Task, depth: int) -> Task:
         subs = {
-            dep: node for dep in task.dependencies if (node := sole_input(dep, depth)) is not None
+            dep: node for dep in task.dependencies
+            if (node := self._sole_input(dep, depth)) is not None
         }
         return _substituted(task, subs) if subs else task
 
-    fused = {
-        key: with_inputs(node, 0) if isinstance(node, Task) and consumer(node) else node
-        for key, node in nodes.items()
-    }
-    return {key: node for key, node in fused.items() if key not in inlined}
+    def _converted(self, key: Any, value: Any) -> GraphNode:
+        """A legacy graph's value as a node, as ``convert_legacy_graph`` makes it."""
+        node = convert_legacy_task(key, value, self._nodes)
+        return node if isinstance(node, GraphNode) else DataNode(key, node)
+
+
+def _name(key: Any) -> Any:
+    return key[0] if isinstance(key, tuple) else key
+
+
+def _may_refer(value: Any) -> bool:
+    """Whether a legacy value may be a task or refer to keys (a plain array may not)."""
+    return isinstance(value, (tuple, list, dict, set, frozenset, str, int, float))
 
 
 def _substituted(task: Task, subs: dict[Any, GraphNode]) -> Task:

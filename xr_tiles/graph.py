@@ -1,6 +1,7 @@
-"""The dask wiring: one write task per tile to write, inside the input's graph, keyed on
-its blocks. The tasks' records feed the index, built and published by the caller
-(``compute=True``) or by a final task of the graph (``compute=False``)."""
+"""The dask wiring: write tasks of one or more tiles each, inside the input's graph,
+keyed on their blocks (``batching`` says how many tiles a task). The tasks' records
+feed the index, built and published by the caller (``compute=True``) or by a final task
+of the graph (``compute=False``)."""
 
 from __future__ import annotations
 
@@ -10,26 +11,22 @@ import itertools
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-import dask
-import dask.base
-from affine import Affine
-from dask._task_spec import List, Task, TaskRef
+from dask._task_spec import GraphNode, List, Task, TaskRef
 from dask.delayed import Delayed
-from dask.delayed import optimize as delayed_optimize
-from dask.diagnostics.progress import ProgressBar
 from dask.highlevelgraph import HighLevelGraph
 from dask.utils import ensure_dict
 
+from .batching import Batch, Work, batches
 from .encode import TileSpec, decoded_pages, encode_with_levels, tile_template
-from .fusion import inline_inputs
+from .fusion import Inliner
 from .index.catalogues import tile_items
 from .index.mosaic import MosaicJob, TileRecord, documents
 from .plan import Tile, TilePlan
-from .scheduling import compute_options, distributed_client
+from .scheduling import Scheduler, computed
 from .source import Raster
 from .store import Commit, TileSink
 from .template import HeaderTemplate
@@ -45,54 +42,57 @@ R = TypeVar("R")
 
 
 @dataclass(frozen=True)
-class Work:
-    """What the graph computes, per band group: the tiles to write, each with the
-    indices of its input block (a region's data starts at the region), and the tiles a
-    resumed write already has."""
-
-    tiles: Sequence[Sequence[tuple[Tile, int, int]]]
-    kept: Sequence[Sequence[Tile]]
-
-    @property
-    def count(self) -> int:
-        return sum(len(tiles) for tiles in self.tiles)
-
-
-@dataclass(frozen=True)
-class TileJob:
-    """What one tile task needs besides its blocks.
-
-    One object rather than loose arguments: dask walks tuples and lists in a task looking
-    for keys, which costs the scheduler time per tile.
-    """
+class GroupJob:
+    """What every tile task of one band group needs: one object, which dask does not
+    walk (it walks tuples and lists in a task looking for keys, at a cost per item)."""
 
     sink: TileSink
     spec: TileSpec
-    filename: str
-    transform: Affine
-    index: tuple[int, int, int]  # group, row, col
-    template: HeaderTemplate | None
-    merged: tuple[int, ...]  # which of the tile's levels go to the whole raster's files
-    item: ItemJob | None = None  # the STAC Item to put beside the tile
+    plan: TilePlan
+    work: Work
+    group: int
+    templates: Mapping[tuple[int, int], HeaderTemplate | None]  # by tile shape
+    merged: tuple[int, ...]  # which of the tiles' levels go to the whole raster's files
+    blocks: int  # input blocks a tile, one per array of the group
+    items: ItemTemplate | None = None  # each tile's STAC Item, put beside it
 
 
 @dataclass(frozen=True)
-class ItemJob:
-    """A tile's STAC Item, put by the task that writes the tile (it knows the file's
-    size): where bands are in one file a tile."""
+class TileTask:
+    """One task's tiles (``batch``) and, for each tile to write, one source a block: a
+    reference to a key among ``needs`` (the values the task is called with, in order),
+    or the node that computes the block, inlined."""
 
-    items: ItemTemplate
-    tile: Tile
-    name: str
+    job: GroupJob
+    batch: Batch
+    sources: tuple[GraphNode | TaskRef, ...]
+    needs: tuple[Any, ...]
+    key: Any  # the task's, unique to this write's graph
+
+    def __dask_tokenize__(self) -> Any:
+        # A distributed Client tokenizes every task it is given; its key is the task's
+        # identity, where walking its sources pickled each inlined task's function.
+        return ("xr_tiles.TileTask", self.key)
 
 
 @dataclass(frozen=True)
-class Records:
-    """Records known without computing (a resumed write's tiles, where no level of them
-    is needed): one object, which dask does not walk."""
+class Slots:
+    """The records in raster order, task by task: None where a task's records go, the
+    records themselves where they are known without computing (a resumed write's
+    tiles, where no level of them is needed). One object, which dask does not walk."""
 
-    items: tuple[TileRecord, ...]
-    resumed: bool = False  # some tiles were kept: the records are not in raster order
+    items: tuple[tuple[TileRecord, ...] | None, ...]
+
+
+@dataclass(frozen=True)
+class WriteGraph:
+    """An eager write's graph, its tile tasks' keys and each one's tile count (for the
+    progress bar), and where their records go."""
+
+    graph: dict[Any, Any]
+    keys: list[Any]
+    tiles: dict[Any, int]
+    slots: Slots
 
 
 @dataclass(frozen=True)
@@ -127,109 +127,101 @@ def _gc_paused(function: Callable[P, R]) -> Callable[P, R]:
 @_gc_paused
 def write_graph(
     raster: Raster, plan: TilePlan, specs: Sequence[TileSpec], commit: Commit, work: Work,
-    mosaic: MosaicJob, *, lazy: bool,
-) -> Delayed:
-    """A Delayed of the write's tile records (``lazy``: of the VRT's path, once the
-    final task has published it).
+    mosaic: MosaicJob, tiles_per_task: int, *, lazy: bool,
+) -> Delayed | WriteGraph:
+    """The write's graph: tasks of ``tiles_per_task`` tiles each, keyed
+    ``(<prefix>-tile, group, row, col)`` after their first tile.
 
-    One task per tile to write, keyed ``(<prefix>-tile, group, row, col)``, depending on
-    its input blocks. A lazy write's first task begins the commit (``commit.begin``),
-    and every tile task waits for it; an eager one's caller begins it.
+    ``lazy``: a Delayed of the VRT's path, its tasks depending on the input's blocks; its
+    first task begins the commit (``commit.begin``), every tile task waits for it, and a
+    final task builds the index and publishes it. Otherwise the tasks of an eager write,
+    computed on its own: each holds the input tasks that only it needs (``Inliner``),
+    and its caller begins the commit and publishes.
     """
     prefix = f"xr-tiles-{commit.write_id}-{uuid.uuid4().hex[:8]}"
-    begin, tile_name, kept_name = f"{prefix}-prepare", f"{prefix}-tile", f"{prefix}-kept"
-    end = f"{prefix}-commit" if lazy else f"{prefix}-records"
-    layer: dict[Any, Any] = {begin: Task(begin, commit.begin)} if lazy else {}
+    begin, tile_name = f"{prefix}-prepare", f"{prefix}-tile"
+    groups = [group.arrays for group in raster.groups]
+    arrays = [array for group in groups for array in group]
+    inliner = None if lazy else _inliner(arrays, work, tiles_per_task)
     after_begin = TaskRef(begin) if lazy else None
     sink, merged = commit.sink(), tuple(plan.overviews.index(factor) for factor in plan.merged)
     items = tile_items(mosaic)
-    records, known = [], []
-    for group, (band_group, spec) in enumerate(zip(raster.groups, specs, strict=True)):
-        templates = _header_templates(spec, plan)
-        for tile, block_row, block_col in work.tiles[group]:
-            job = TileJob(
-                sink, spec, plan.filename(tile, group), plan.tile_transform(tile),
-                (group, tile.row, tile.col), templates.get((tile.height, tile.width)), merged,
-                None if items is None else ItemJob(items, tile, plan.item_name(tile)),
-            )
-            blocks = [TaskRef(_block_key(array, block_row, block_col)) for array in band_group.arrays]
-            key = (tile_name, group, tile.row, tile.col)
-            layer[key] = Task(key, _write_tile, job, after_begin, *blocks)
-            records.append(TaskRef(key))
-        for tile in work.kept[group]:
-            index = (group, tile.row, tile.col)
-            if not merged:
-                known.append((*index, True, ()))
-                continue
-            job = TileJob(sink, spec, plan.filename(tile, group), Affine.identity(), index,
-                          None, merged)
-            key = (kept_name, *index)
-            layer[key] = Task(key, _read_kept_tile, job, after_begin)
-            records.append(TaskRef(key))
-    # A lazy write's final task waits for the begin too: a resume may have no tile to write.
-    final = (_commit, CommitJob(commit, mosaic), after_begin) if lazy else (_gathered,)
-    layer[end] = Task(end, *final, List(*records), Records(tuple(known), any(work.kept)))
-    arrays = [array for band_group in raster.groups for array in band_group.arrays]
+    layer: dict[Any, Any] = {begin: Task(begin, commit.begin)} if lazy else {}
+    keys, tiles, slots, needed = [], {}, [], set()
+    jobs = [
+        GroupJob(sink, spec, plan, work, group, _header_templates(spec, plan), merged,
+                 len(groups[group]), items)
+        for group, spec in enumerate(specs)
+    ]
+    for batch in batches(work, tiles_per_task):
+        job = jobs[batch.group]
+        if not batch.writes and not merged:
+            slots.append(tuple((batch.group, *work.tile(p), True, ()) for p in batch.positions))
+            continue
+        sources: list[GraphNode | TaskRef] = []
+        for position in batch.positions:
+            if position not in batch.kept:
+                row, col = work.tile(position)
+                for array in groups[batch.group]:
+                    key = _block_key(array, row - work.rows.start, col - work.cols.start)
+                    sources.append(TaskRef(key) if inliner is None else inliner.source(key))
+        needs = tuple(dict.fromkeys(
+            dep for source in sources
+            for dep in ((source.key,) if isinstance(source, TaskRef) else source.dependencies)
+        ))
+        key = (tile_name, batch.group, *work.tile(batch.positions.start))
+        task = TileTask(job, batch, tuple(sources), needs, key)
+        layer[key] = Task(key, _write_tiles, task, after_begin, *map(TaskRef, needs))
+        keys.append(key)
+        tiles[key] = batch.writes
+        slots.append(None)
+        needed.update(needs)
+    if inliner is not None:
+        return WriteGraph({**inliner.remaining(needed), **layer}, keys, tiles, Slots(tuple(slots)))
+    # The final task waits for the begin too: a resume may have no tile to write.
+    end = f"{prefix}-commit"
+    layer[end] = Task(end, _commit, CommitJob(commit, mosaic), after_begin,
+                      List(*map(TaskRef, keys)), Slots(tuple(slots)))
     graph = HighLevelGraph.from_collections(prefix, layer, dependencies=arrays)
     return Delayed(end, graph, layer=prefix)
 
 
-@_gc_paused
-def fused(delayed: Delayed) -> Delayed:
-    """``delayed`` culled, each tile task running the tasks that only it needs.
-
-    For a write computed on its own: computed together with other collections, an
-    input's blocks may be needed by them too, which this graph alone cannot tell.
-    """
-    culled = delayed_optimize(delayed.__dask_graph__(), [delayed.key])
-    return Delayed(delayed.key, inline_inputs(ensure_dict(culled), [delayed.key], _is_tile_task))
+def _inliner(arrays: Sequence[Any], work: Work, tiles_per_task: int) -> Inliner:
+    """The input's graph, culled to the blocks the write computes, ready to inline."""
+    blocks = {
+        _block_key(array, row - work.rows.start, col - work.cols.start)
+        for batch in batches(work, tiles_per_task)
+        for position in batch.positions if position not in batch.kept
+        for row, col in (work.tile(position),)
+        for array in arrays
+    }
+    inputs = HighLevelGraph.merge(*(array.__dask_graph__() for array in arrays))
+    uses = Counter(array.name for array in arrays)
+    return Inliner(ensure_dict(inputs.cull(blocks)), uses)
 
 
 def compute_write(
-    delayed: Delayed, commit: Commit, mosaic: MosaicJob, scheduler: Any,
-    num_workers: int | None, count: int, *, progress: bool = False,
+    graph: WriteGraph, commit: Commit, mosaic: MosaicJob, scheduler: Scheduler, *,
+    progress: bool = False,
 ) -> Any:
     """Run an eager write (``write_graph(..., lazy=False)``): begin the commit, compute
     the tiles, build the index and publish it. On any failure or interrupt the write's
     finished tiles are kept for ``resume=True`` and the error says so."""
-    options = compute_options(scheduler, num_workers, mosaic.plan, delayed, count)
     commit.begin()
     try:
-        # Optimised here (fused), as dask would have: that is all it needs.
-        graph = fused(delayed)
         # Objects alive now (the graph above all) are kept out of the cyclic garbage
         # collector's full passes during the write: with 100,000 tiles those cost about
         # half as much as dask's scheduling itself. Nothing is kept alive longer.
         gc.freeze()
         try:
-            records = _computed(graph, options, progress)
+            results = computed(graph.graph, graph.keys, graph.tiles, scheduler, progress)
             # Still frozen: a full collection now would scan every object of the graph.
-            return _published(commit, mosaic, records)
+            return _published(commit, mosaic, _gathered(results, graph.slots))
         finally:
             gc.unfreeze()
     except BaseException as error:
         commit.abort(error)
         raise
-
-
-def _computed(graph: Delayed, options: dict[str, Any], progress: bool) -> Any:
-    """``graph`` computed; with ``progress``, behind dask's progress bar: distributed's
-    for a Client, ``dask.diagnostics.ProgressBar`` for the local schedulers."""
-    if not progress:
-        return dask.base.compute(graph, optimize_graph=False, **options)[0]
-    client = distributed_client(options["scheduler"], graph)
-    if client is not None:
-        from distributed import progress as distributed_progress
-
-        future = client.compute(graph, optimize_graph=False)
-        try:
-            distributed_progress(future)
-            return future.result()
-        except BaseException:
-            client.cancel(future)  # as dask.compute would: no task runs on after this
-            raise
-    with ProgressBar():
-        return dask.base.compute(graph, optimize_graph=False, **options)[0]
 
 
 def _header_templates(
@@ -252,58 +244,94 @@ def _block_key(array: Any, row: int, col: int) -> tuple[Any, ...]:
     return (array.name, *([0] * (array.ndim - 2)), row, col)
 
 
-def _is_tile_task(task: Task) -> bool:
-    return task.func is _write_tile
-
-
-def _write_tile(job: TileJob, _began: None, *blocks: Any) -> TileRecord:
+def _write_tiles(task: TileTask, _began: None, *values: Any) -> list[TileRecord]:
+    """Compute and write the task's tiles one by one (a resumed write's kept ones read
+    back where needed); a failure names the tile, and the tiles written before it stay
+    for ``resume=True``."""
+    job, batch = task.job, task.batch
+    known = dict(zip(task.needs, values, strict=True))
+    sources = iter(task.sources)
+    records = []
     with job.sink.task():
-        return _written(job, blocks)
+        for position in batch.positions:
+            row, col = job.work.tile(position)
+            if position in batch.kept:
+                records.append(_kept_record(job, row, col))
+                continue
+            blocks = list(itertools.islice(sources, job.blocks))
+            try:
+                records.append(_written(job, job.plan.tile(row, col),
+                                        [_value(source, known) for source in blocks]))
+            except Exception as error:
+                error.add_note(_failed_tile_note(job, row, col))
+                raise
+    return records
 
 
-def _written(job: TileJob, blocks: Sequence[Any]) -> TileRecord:
-    encoded = encode_with_levels(blocks, job.spec, job.transform, job.template)
+def _value(source: GraphNode | TaskRef, known: dict[Any, Any]) -> Any:
+    if isinstance(source, TaskRef):
+        return known[source.key]
+    return source({key: known[key] for key in source.dependencies})
+
+
+def _failed_tile_note(job: GroupJob, row: int, col: int) -> str:
+    tile = job.plan.tile(row, col)
+    block = (row - job.work.rows.start, col - job.work.cols.start)
+    group = f", band group {job.group}" if len(job.plan.group_suffixes) > 1 else ""
+    return (
+        f"xr_tiles: raised by tile (row {row}, col {col}{group}), "
+        f"{job.plan.tile_name(row, col, job.group)}: pixels y {tile.row_off}:"
+        f"{tile.row_off + tile.height}, x {tile.col_off}:{tile.col_off + tile.width} of the "
+        f"mosaic, from the input's block {block} (dask chunk-location, y and x)"
+    )
+
+
+def _written(job: GroupJob, tile: Tile, blocks: Sequence[Any]) -> TileRecord:
+    index = (job.group, tile.row, tile.col)
+    template = job.templates.get((tile.height, tile.width))
+    encoded = encode_with_levels(blocks, job.spec, job.plan.tile_transform(tile), template)
     if encoded is None:
-        return (*job.index, False, ())
-    job.sink.put(job.filename, encoded.data)
+        return (*index, False, ())
+    filename = job.plan.tile_name(tile.row, tile.col, job.group)
+    job.sink.put(filename, encoded.data)
     size = len(encoded.data)  # written: its size, which a STAC Item records
-    if job.item is not None:
-        item = job.item.items.json(job.item.tile, [(job.index[0], job.filename, size)])
-        job.sink.put(job.item.name, item)
+    if job.items is not None:
+        item = job.items.json(tile, [(job.group, filename, size)])
+        job.sink.put(job.plan.item_name(tile), item)
     if not job.merged:
-        return (*job.index, size, ())
+        return (*index, size, ())
     if job.spec.lossless:
-        return (*job.index, size, tuple(encoded.levels[index] for index in job.merged))
+        return (*index, size, tuple(encoded.levels[level] for level in job.merged))
     # The whole raster's level holds the pixels the tiles' own levels read back as.
-    pages = [index + 1 for index in job.merged]
-    return (*job.index, size, tuple(decoded_pages(encoded.data, pages, job.spec)))
+    pages = [level + 1 for level in job.merged]
+    return (*index, size, tuple(decoded_pages(encoded.data, pages, job.spec)))
 
 
-def _read_kept_tile(job: TileJob, _began: None) -> TileRecord:
-    """A resumed write's tile, read back for its small levels (as the task that wrote
-    it would have returned them)."""
-    pages = [index + 1 for index in job.merged]
-    with job.sink.task():
-        data = job.sink.read(job.filename)
-    return (*job.index, True, tuple(decoded_pages(data, pages, job.spec)))
+def _kept_record(job: GroupJob, row: int, col: int) -> TileRecord:
+    """A resumed write's tile: read back for its small levels where the whole raster's
+    levels need them (as the task that wrote it would have returned them)."""
+    if not job.merged:
+        return (job.group, row, col, True, ())
+    pages = [level + 1 for level in job.merged]
+    data = job.sink.read(job.plan.tile_name(row, col, job.group))
+    return (job.group, row, col, True, tuple(decoded_pages(data, pages, job.spec)))
 
 
-def _gathered(records: list[TileRecord], known: Records) -> list[TileRecord]:
+def _gathered(results: Sequence[list[TileRecord]], slots: Slots) -> list[TileRecord]:
     """The records in raster order, a resumed write's kept tiles among the others: the
     whole raster's levels are pasted in this order, where pieces may overlap."""
-    gathered = [*records, *known.items]
-    if known.resumed:
-        gathered.sort(key=_raster_order)
+    computed_records = iter(results)
+    gathered: list[TileRecord] = []
+    for slot in slots.items:
+        gathered.extend(next(computed_records) if slot is None else slot)
     return gathered
 
 
-def _raster_order(record: TileRecord) -> tuple[int, int, int]:
-    return record[0], record[1], record[2]
-
-
-def _commit(job: CommitJob, _began: None, records: list[TileRecord], known: Records) -> Any:
+def _commit(
+    job: CommitJob, _began: None, results: list[list[TileRecord]], slots: Slots
+) -> Any:
     with job.commit.finishing():
-        return _published(job.commit, job.mosaic, _gathered(records, known))
+        return _published(job.commit, job.mosaic, _gathered(results, slots))
 
 
 def _published(commit: Commit, mosaic: MosaicJob, records: list[TileRecord]) -> Any:

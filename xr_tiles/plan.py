@@ -81,25 +81,36 @@ class TilePlan:
 
     def tiles(self, rows: range | None = None, cols: range | None = None) -> Iterator[Tile]:
         """Every tile, row by row; or those of ``rows`` and ``cols`` of the tile grid."""
-        row_offsets = (0, *accumulate(self.y_chunks))
-        col_offsets = (0, *accumulate(self.x_chunks))
         for row in range(len(self.y_chunks)) if rows is None else rows:
             for col in range(len(self.x_chunks)) if cols is None else cols:
-                yield Tile(row, col, row_offsets[row], col_offsets[col],
-                           self.y_chunks[row], self.x_chunks[col])
+                yield self.tile(row, col)
+
+    def tile(self, row: int, col: int) -> Tile:
+        row_offsets, col_offsets = self._offsets
+        return Tile(row, col, row_offsets[row], col_offsets[col],
+                    self.y_chunks[row], self.x_chunks[col])
+
+    @functools.cached_property
+    def _offsets(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        # Worked out once: a tile task asks for each of its tiles.
+        return (0, *accumulate(self.y_chunks)), (0, *accumulate(self.x_chunks))
 
     def filename(self, tile: Tile, group: int = 0) -> str:
         return self.tile_name(tile.row, tile.col, group)
 
     def tile_name(self, row: int, col: int, group: int = 0) -> str:
         """Zero-padded so that files sort in raster order."""
-        rows, cols = len(str(len(self.y_chunks) - 1)), len(str(len(self.x_chunks) - 1))
+        rows, cols = self._name_widths
         return f"r{row:0{rows}d}_c{col:0{cols}d}{self.group_suffixes[group]}.tif"
 
     def item_name(self, tile: Tile) -> str:
         """The tile's STAC Item, beside its files: one for all its band groups."""
-        rows, cols = len(str(len(self.y_chunks) - 1)), len(str(len(self.x_chunks) - 1))
+        rows, cols = self._name_widths
         return f"r{tile.row:0{rows}d}_c{tile.col:0{cols}d}.json"
+
+    @functools.cached_property
+    def _name_widths(self) -> tuple[int, int]:
+        return len(str(len(self.y_chunks) - 1)), len(str(len(self.x_chunks) - 1))
 
     def source_path(self, tile: Tile, group: int, write_id: str) -> str:
         """The tile's path relative to the VRT, in the folder of the write that wrote it."""

@@ -1,27 +1,44 @@
-"""Which dask scheduler runs a write, and how work is handed to dask's local pools."""
+"""Which dask scheduler runs a write, with how many workers, and running it."""
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import dask
 import dask.base
+import dask.local
 import dask.multiprocessing
 import dask.system
 import dask.threaded
+from dask.delayed import Delayed
 
 from .errors import InvalidOptionError
 from .plan import TilePlan
+from .progress import TileProgressBar
 
-# dask's local schedulers hand tasks to their pool one at a time by default, and each
-# hand-off costs the scheduling thread tens of microseconds under the GIL: with small
-# tiles that, not the codec, bounds the speed-up from threads. Batches of about a
-# megapixel of tiles keep that cost small; they stay few enough per worker for the
-# work to remain balanced.
-BATCH_PIXELS = 1 << 20
-MAX_BATCH = 8
-MIN_BATCHES_PER_WORKER = 4
+# Tiles smaller than this spend much of their time creating files: one more thread than
+# cores keeps the cores busy.
+SMALL_TILE_PIXELS = 1 << 20
+
+
+@dataclass(frozen=True)
+class Scheduler:
+    """What runs a write: dask's ``get`` function, the distributed Client behind it (if
+    any), how many workers it has, and the keywords the get takes."""
+
+    get: Callable[..., Any]
+    client: Any
+    workers: int
+    options: Mapping[str, Any]
+
+    @property
+    def remote(self) -> bool:
+        """Whether tasks go to other processes (a cluster, dask's process pool)."""
+        return self.client is not None or self.get is dask.multiprocessing.get
 
 
 def check_scheduler(scheduler: Any, num_workers: int | None) -> None:
@@ -62,23 +79,48 @@ def check_store_reachable(path: Any, scheduler: Any) -> None:
         )
 
 
-def compute_options(
-    scheduler: Any, num_workers: int | None, plan: TilePlan, collection: Any,
-    count: int | None = None,
-) -> dict[str, Any]:
-    """Keyword arguments for ``dask.compute`` of ``collection``, a write of ``count`` of
-    ``plan``'s tiles (default: all; a region update or resumed write writes fewer)."""
-    options: dict[str, Any] = {"scheduler": scheduler}
-    get = dask.base.get_scheduler(scheduler=scheduler, collections=[collection])
+def resolve_scheduler(scheduler: Any, num_workers: int | None, plan: TilePlan) -> Scheduler:
+    """The scheduler dask would run a write of ``plan`` on, and its worker count: the
+    one asked for, else dask's configured one, else a distributed Client in use, else
+    dask's threads (as ``dask.compute`` chooses for a Delayed)."""
+    get = dask.base.get_scheduler(scheduler=scheduler, cls=Delayed)
+    client = getattr(get, "__self__", None)
+    distributed = sys.modules.get("distributed")
+    if distributed is not None and isinstance(client, distributed.Client):
+        return Scheduler(get, client, max(1, sum(client.nthreads().values())), {})
     workers = num_workers or dask.config.get("num_workers", None)
+    options = {} if workers is None else {"num_workers": workers}
     if workers is None and get is dask.threaded.get:
-        workers = thread_count(plan, dask.system.CPU_COUNT)
-    if workers is not None:
-        options["num_workers"] = workers
-    local_pool = get is dask.threaded.get or get is dask.multiprocessing.get
-    if local_pool and dask.config.get("chunksize", None) is None:
-        options["chunksize"] = dispatch_batch(plan, workers or dask.system.CPU_COUNT, count)
-    return options
+        workers = options["num_workers"] = thread_count(plan, dask.system.CPU_COUNT)
+    if get is dask.local.get_sync:
+        workers = 1
+    return Scheduler(get, None, workers or dask.system.CPU_COUNT, options)
+
+
+def computed(
+    graph: Mapping[Any, Any], keys: list[Any], tiles: Mapping[Any, int],
+    scheduler: Scheduler, progress: bool,
+) -> list[Any]:
+    """The results of ``keys`` of ``graph``; with ``progress``, behind a bar that counts
+    the tiles written (``tiles``: how many each key writes)."""
+    bar = TileProgressBar(tiles) if progress else None
+    if scheduler.client is None:
+        with bar if bar is not None else contextlib.nullcontext():
+            return list(scheduler.get(graph, keys, **scheduler.options))
+    from distributed import as_completed
+
+    client = scheduler.client
+    futures = client.get(graph, keys, sync=False)
+    try:
+        if bar is not None:
+            with bar.drawing():
+                for future in as_completed(futures):
+                    future.result()  # raises the task's error here, as gather would
+                    bar.advance(tiles[future.key])
+        return list(client.gather(futures))
+    except BaseException:
+        client.cancel(futures)  # as dask.compute would: no task runs on after this
+        raise
 
 
 def thread_count(plan: TilePlan, cores: int) -> int:
@@ -87,15 +129,7 @@ def thread_count(plan: TilePlan, cores: int) -> int:
     Small tiles spend much of their time creating and writing files, waits during which
     an extra thread keeps the cores encoding; large tiles are all codec work.
     """
-    return cores + 1 if _tile_pixels(plan) < BATCH_PIXELS else cores
-
-
-def dispatch_batch(plan: TilePlan, workers: int, count: int | None = None) -> int:
-    """How many ready tasks dask's local scheduler hands a worker at once, for a write of
-    ``count`` of ``plan``'s tiles (default: all)."""
-    by_size = BATCH_PIXELS // _tile_pixels(plan)
-    by_count = (len(plan) if count is None else count) // (MIN_BATCHES_PER_WORKER * workers)
-    return max(1, min(MAX_BATCH, by_size, by_count))
+    return cores + 1 if _tile_pixels(plan) < SMALL_TILE_PIXELS else cores
 
 
 def _tile_pixels(plan: TilePlan) -> int:

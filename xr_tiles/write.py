@@ -21,7 +21,8 @@ from .advice import warn_misaligned_overviews, warn_small_tiles
 from .encode import TileSpec
 from .errors import InvalidMosaicError, RegionMismatchError
 from .geotags import geotiff_tags
-from .graph import Work, compute_write, write_graph
+from .batching import Work, tiles_per_task
+from .graph import compute_write, write_graph
 from .index.catalogues import check_stac, stac_times
 from .index.mosaic import MosaicJob
 from .options import (
@@ -42,7 +43,7 @@ from .paths import parse_path, parse_storage_options
 from .plan import TilePlan
 from .region import Region as RegionFit
 from .region import fit_region
-from .scheduling import check_scheduler, check_store_reachable
+from .scheduling import Scheduler, check_scheduler, check_store_reachable, resolve_scheduler
 from .source import BandGroup, Raster, read_raster, rechunked
 from .store import Commit, CommitPlan, Existing, Store, inspect, plan_commit, store_for
 
@@ -159,11 +160,15 @@ def to_vrt(
         index=options.index, stac=options.stac, stem=store.root_name.removesuffix("_tiles"),
         datetime=item_time, extent=extent,
     )
-    graph = write_graph(raster, plan, specs, commit, work, mosaic, lazy=not compute)
+    runner = resolve_scheduler(scheduler, num_workers, plan)
+    # A lazy write's tasks share the input's blocks with what it is computed with, so
+    # they stay one a tile; an eager one's hold their blocks' tasks (see graph).
+    size = 1 if not compute else _tiles_per_task(plan, specs, work, runner)
+    graph = write_graph(raster, plan, specs, commit, work, mosaic, size, lazy=not compute)
     if not compute:
         return graph
     return compute_write(  # type: ignore[no-any-return]
-        graph, commit, mosaic, scheduler, num_workers, work.count, progress=progress
+        graph, commit, mosaic, runner, progress=progress
     )
 
 
@@ -356,20 +361,24 @@ def _covered_tiles(plan: TilePlan, update: Update | None) -> int:
 
 
 def _work(plan: TilePlan, update: Update | None, kept: frozenset[str], groups: int) -> Work:
-    """The tiles to compute and write (each with the indices of its input block), and
-    those a resumed write already has."""
-    rows = None if update is None else update.region.rows
-    cols = None if update is None else update.region.cols
-    row0, col0 = (0, 0) if update is None else (update.region.rows.start, update.region.cols.start)
-    tiles: list[list[Any]] = [[] for _ in range(groups)]
-    done: list[list[Any]] = [[] for _ in range(groups)]
-    for tile in plan.tiles(rows, cols):
-        for group in range(groups):
-            if plan.filename(tile, group) in kept:
-                done[group].append(tile)
-            else:
-                tiles[group].append((tile, tile.row - row0, tile.col - col0))
-    return Work(tiles, done)
+    """The tiles to compute and write, and those a resumed write already has."""
+    rows = range(plan.shape[0]) if update is None else update.region.rows
+    cols = range(plan.shape[1]) if update is None else update.region.cols
+    done = frozenset(
+        (group, row, col) for row in rows for col in cols for group in range(groups)
+        if plan.tile_name(row, col, group) in kept
+    ) if kept else frozenset()
+    return Work(rows, cols, groups, done)
+
+
+def _tiles_per_task(
+    plan: TilePlan, specs: list[TileSpec], work: Work, scheduler: Scheduler
+) -> int:
+    """``batching.tiles_per_task`` for this write's tiles on ``scheduler``."""
+    pixels = plan.height * plan.width // len(plan)
+    pixel_bytes = sum(spec.band_count * spec.dtype.itemsize for spec in specs) // len(specs)
+    return tiles_per_task(pixels, pixels * pixel_bytes, work.count, scheduler.workers,
+                          remote=scheduler.remote)
 
 
 def _tile_spec(

@@ -132,12 +132,18 @@ class Named(Mapping[str, set[str]]):
     ) -> None:
         self._plan, self._sources, self._write_id, self._files = plan, sources, write_id, files
         self._blocks, self._stac = blocks, stac
+        self._names: dict[str, set[str]] = {}
         self._ids = {write_id, *(wid for listed in sources for _, wid in listed),
                      *(wid for _, wid in blocks)}
 
     def __getitem__(self, write_id: str) -> set[str]:
         if write_id not in self._ids:
             raise KeyError(write_id)
+        if write_id not in self._names:  # cleanup asks twice (``in``, then ``get``)
+            self._names[write_id] = self._named(write_id)
+        return self._names[write_id]
+
+    def _named(self, write_id: str) -> set[str]:
         names = {
             self._plan.filename(tile, group)
             for group, listed in enumerate(self._sources)
@@ -179,6 +185,8 @@ def _merged_levels(
     this write's tiles as the tiles have it (nodata for skipped ones), pasted over the
     level as it was where earlier writes' tiles stay (a region update)."""
     plan, files = job.plan, []
+    if not plan.merged:
+        return files
     tiles = {(tile.row, tile.col): tile for tile in plan.tiles()}
     for index, factor in enumerate(plan.merged):
         transform = plan.level_transform(factor)

@@ -26,9 +26,9 @@ HEARTBEAT_S = 10.0
 
 @dataclass(frozen=True)
 class TileSink:
-    """Where a tile task puts its file: the write's folder. ``durable``: fsync each file
-    where the task runs on a distributed worker (which may be another host: the final
-    ``flush`` cannot reach its disk). ``run``: a ``compute=False`` write's run, whose
+    """Where a tile task puts its files: the write's folder. ``durable``: flush them at
+    the task's end where it runs on a distributed worker (which may be another host: the
+    final ``flush`` cannot reach its disk). ``run``: a ``compute=False`` write's run, whose
     manifest its tasks keep fresh, as they are its only sign of life, and mark aborted
     when one fails (a few bytes, not the manifest: each task carries them)."""
 
@@ -37,9 +37,14 @@ class TileSink:
     durable: bool
     run: str | None = None
 
-    def task(self) -> contextlib.AbstractContextManager[None]:
-        """Around a tile task."""
-        return contextlib.nullcontext() if self.run is None else self._lazy_task(self.run)
+    @contextlib.contextmanager
+    def task(self) -> Iterator[None]:
+        """Around a tile task: its files are durable when it returns their records."""
+        with contextlib.nullcontext() if self.run is None else self._lazy_task(self.run):
+            yield
+            if self.durable and _in_distributed_worker():
+                # One flush of the filesystem for all the task's files, not an fsync each.
+                self.store.flush(self.write_id)
 
     @contextlib.contextmanager
     def _lazy_task(self, run: str) -> Iterator[None]:
@@ -51,9 +56,7 @@ class TileSink:
             raise
 
     def put(self, name: str, data: bytes) -> int:
-        written = self.store.put(
-            self.write_id, name, data, fsync=self.durable and _in_distributed_worker()
-        )
+        written = self.store.put(self.write_id, name, data)
         if self.run is not None:
             beat(self.store, self.write_id, self.run)
         return written
