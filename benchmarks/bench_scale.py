@@ -10,10 +10,11 @@ Overhead: uint8 tiles of 32 x 32 pixels (codec "none", so that encoding is cheap
 an untimed small write (imports). "Outside encoding and file creation" is the wall time of the
 whole write minus the time spent inside the tile function (encoding the TIFF and writing its
 file). It splits into what xr_tiles does, timed on its own -- graph building (options,
-planning, one task per tile), fusion (culling the graph, which also materialises the input's
-graph, and inlining each tile's input tasks) and the index (the VRT XML and what it names) --
-and the rest: dask's local scheduler running one task per tile (ordering, bookkeeping,
-calling the task, producing the input block) and the commit (manifest, flush, publish).
+planning, the tasks, and the input's graph, materialised by dask and its tasks inlined into
+the write's) and the index and commit (the VRT XML, what it names, the flush and publish)
+-- and the rest: dask's local scheduler running the write's tasks (a task writes several
+tiles, ``xr_tiles.batching``) and producing each input block. ``benchmarks/bench_cluster.py``
+measures the same on threads and a LocalCluster, up to a million tiles.
 
 Memory: a float32 array generated block by block by ``map_blocks`` (never held whole),
 1024 x 1024 chunks, written with zstd level 1 and the threaded scheduler in a fresh
@@ -31,6 +32,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import dask.array as dsa
 import dask.system
@@ -39,7 +41,8 @@ import xarray as xr
 from affine import Affine
 
 import xr_tiles  # noqa: F401 - registers the .tiles accessor
-from xr_tiles import graph, mosaic
+import xr_tiles.write
+from xr_tiles import graph
 from xr_tiles.plan import TilePlan
 from xr_tiles.scheduling import thread_count
 
@@ -57,48 +60,41 @@ def overhead(tiles: int, folder: Path) -> dict[str, float]:
     """Seconds per tile of a write of about ``tiles`` tiles, split as the docstring says."""
     side = math.isqrt(tiles)
     array = grid(dsa.zeros((side * TILE, side * TILE), dtype="uint8", chunks=TILE))
-    inside = 0.0
-    write_tile = graph._write_tile
+    spent = {"inside": 0.0, "build": 0.0, "xml": 0.0}
+    originals = {"_written": graph._written, "_published": graph._published,
+                 "write_graph": xr_tiles.write.write_graph}
 
-    def timed_write_tile(*args: object) -> object:
-        nonlocal inside
-        start = time.perf_counter()
-        try:
-            return write_tile(*args)  # type: ignore[arg-type]
-        finally:
-            inside += time.perf_counter() - start
+    def timed(name: str, function: Any) -> Any:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                spent[name] += time.perf_counter() - start
+        return run
 
     array[:TILE * 2, :TILE * 2].tiles.to_vrt(folder / "warm-up.vrt", codec="none")
-    start = time.perf_counter()
-    lazy = array.tiles.to_vrt(folder / "lazy.vrt", codec="none", compute=False)
-    build = time.perf_counter() - start
-    start = time.perf_counter()
-    graph.fused(lazy)
-    fuse = time.perf_counter() - start
-    job = dict(lazy.__dask_graph__())[lazy.key].args[0].mosaic
-    records = [(0, tile.row, tile.col, True, ()) for tile in job.plan.tiles()]
-    start = time.perf_counter()
-    mosaic.documents(job, records, read=None)  # type: ignore[arg-type]
-    xml = time.perf_counter() - start
-
-    graph._write_tile = timed_write_tile  # type: ignore[assignment]
+    graph._written = timed("inside", originals["_written"])  # type: ignore[assignment]
+    graph._published = timed("xml", originals["_published"])  # type: ignore[assignment]
+    xr_tiles.write.write_graph = timed("build", originals["write_graph"])  # type: ignore[assignment]
     try:
         start = time.perf_counter()
         array.tiles.to_vrt(folder / "write.vrt", codec="none", scheduler="synchronous")
         whole = time.perf_counter() - start
     finally:
-        graph._write_tile = write_tile
+        graph._written = originals["_written"]  # type: ignore[assignment]
+        graph._published = originals["_published"]  # type: ignore[assignment]
+        xr_tiles.write.write_graph = originals["write_graph"]  # type: ignore[assignment]
     count = side * side
-    outside = whole - inside
+    outside = whole - spent["inside"]
     return {
         "tiles": count,
         "whole_s": whole,
         "us_per_tile_outside": 1e6 * outside / count,
-        "us_per_tile_inside": 1e6 * inside / count,
-        "us_per_tile_graph_build": 1e6 * build / count,
-        "us_per_tile_fusion": 1e6 * fuse / count,
-        "us_per_tile_vrt_xml": 1e6 * xml / count,
-        "us_per_tile_scheduler": 1e6 * (outside - build - fuse - xml) / count,
+        "us_per_tile_inside": 1e6 * spent["inside"] / count,
+        "us_per_tile_graph_build": 1e6 * spent["build"] / count,
+        "us_per_tile_vrt_xml": 1e6 * spent["xml"] / count,
+        "us_per_tile_scheduler": 1e6 * (outside - spent["build"] - spent["xml"]) / count,
     }
 
 
@@ -151,12 +147,12 @@ def memory(side: int, folder: Path) -> dict[str, float]:
 
 HEADER = (
     "| tiles (32 x 32, codec none, synchronous) | whole write s "
-    "| outside encoding and file creation, us/tile | xr_tiles: graph building "
-    "| xr_tiles: fusion | xr_tiles: index (VRT XML) | dask's scheduler and the rest "
+    "| outside encoding and file creation, us/tile | graph building (the input's, "
+    "inlined) | index and commit | dask's scheduler and the rest "
     "| inside the tile function, us/tile |"
 )
-COLUMNS = ("us_per_tile_outside", "us_per_tile_graph_build", "us_per_tile_fusion",
-           "us_per_tile_vrt_xml", "us_per_tile_scheduler", "us_per_tile_inside")
+COLUMNS = ("us_per_tile_outside", "us_per_tile_graph_build", "us_per_tile_vrt_xml",
+           "us_per_tile_scheduler", "us_per_tile_inside")
 
 
 def report(rows: list[dict[str, float]], big: dict[str, float]) -> str:
@@ -174,7 +170,7 @@ def report(rows: list[dict[str, float]], big: dict[str, float]) -> str:
         f"{big['chunks_x_threads_mib']:.0f} MiB)."
     )
     intro = f"`{command}`, {time.strftime('%Y-%m-%d')}; the script's docstring says what is measured."
-    lines = ["# xr_tiles scale benchmark", "", intro, "", HEADER, "|---:" * 8 + "|", *table, "",
+    lines = ["# xr_tiles scale benchmark", "", intro, "", HEADER, "|---:" * 7 + "|", *table, "",
              memory_line, ""]
     return "\n".join(lines)
 

@@ -69,7 +69,9 @@ def test_a_file_size_limit_fails_the_write_and_keeps_the_old_output(limit, fails
     assert result.get("error") == "OSError", result
     assert "File too large" in result["message"]
     if fails_at != "the manifest":
-        assert "resume=True" in result["notes"][0]
+        assert "resume=True" in result["notes"][-1]
+    if fails_at == "a tile":  # the error names the tile whose file could not be put
+        assert result["notes"][0].startswith("xr_tiles: raised by tile (row ")
     assert_old_output(vrt_path, old, files)
     assert_next_write_is_clean(vrt_path)
 
@@ -81,7 +83,7 @@ def test_a_lazy_write_whose_tile_fails_is_kept_for_resume_at_once(vrt_path):
     result = ended(child(write, limits={"RLIMIT_FSIZE": 64 * 1024}, script="lazy"))
     assert result.get("error") == "OSError", result
     assert "File too large" in result["message"]
-    assert "resume=True" in result["notes"][0]
+    assert "resume=True" in result["notes"][-1]
     (manifest,) = vrt_path.parent.glob("mosaic_tiles/*.json")
     assert json.loads(manifest.read_text())["state"] == "aborted"
     assert_old_output(vrt_path, old, files)
@@ -130,7 +132,7 @@ def test_an_interrupt_fails_the_write_and_keeps_the_old_output(vrt_path):
     process.send_signal(signal.SIGINT)
     result = ended(process)
     assert result.get("error") == "KeyboardInterrupt", result
-    assert "tiles are kept" in result["notes"][0]
+    assert "tiles are kept" in result["notes"][-1]
     assert_old_output(vrt_path, old, files)
     assert_next_write_is_clean(vrt_path)
 
@@ -170,6 +172,7 @@ def test_a_full_filesystem_fails_the_write_and_keeps_the_old_output(tmp_path):
     result = ended(child(write, wrapper=mounted, script="full_disk"))
     assert result.get("failure", {}).get("error") == "OSError", result
     assert "No space left on device" in result["failure"]["message"]
-    assert "resume=True" in result["failure"]["notes"][0]
+    assert "resume=True" in result["failure"]["notes"][-1]
+    assert result["failure"]["notes"][0].startswith("xr_tiles: raised by tile (row ")
     assert result["old_intact"] is True
     assert result["next"] is True

@@ -174,8 +174,8 @@ class TilesAccessor:
             ``az://``, ``memory://``), as xarray's ``to_zarr`` takes them: credentials,
             ``endpoint_url``, ... Not for local paths.
         progress : bool, default False
-            Show a progress bar while writing: distributed's with a Client, dask's
-            ``ProgressBar`` with the local schedulers. Only with ``compute=True``.
+            Show a progress bar of the tiles written, in the style of dask's
+            ``ProgressBar``, on any scheduler. Only with ``compute=True``.
         compute : bool, default True
             False returns a ``dask.delayed.Delayed``: computing it writes and returns the path.
 

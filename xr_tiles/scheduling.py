@@ -94,6 +94,10 @@ def resolve_scheduler(scheduler: Any, num_workers: int | None, plan: TilePlan) -
         workers = options["num_workers"] = thread_count(plan, dask.system.CPU_COUNT)
     if get is dask.local.get_sync:
         workers = 1
+    if get in (dask.threaded.get, dask.multiprocessing.get) and (
+        dask.config.get("chunksize", 1) is None
+    ):
+        options["chunksize"] = 1  # dask's own default; its pools refuse None
     return Scheduler(get, None, workers or dask.system.CPU_COUNT, options)
 
 
@@ -114,7 +118,7 @@ def computed(
     try:
         if bar is not None:
             with bar.drawing():
-                for future in as_completed(futures):
+                for future in as_completed(futures, loop=client.loop):
                     future.result()  # raises the task's error here, as gather would
                     bar.advance(tiles[future.key])
         return list(client.gather(futures))
