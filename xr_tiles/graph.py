@@ -142,35 +142,30 @@ def write_graph(
     begin, tile_name = f"{prefix}-prepare", f"{prefix}-tile"
     groups = [group.arrays for group in raster.groups]
     arrays = [array for group in groups for array in group]
-    inliner = None if lazy else _inliner(arrays, work, tiles_per_task)
-    after_begin = TaskRef(begin) if lazy else None
     sink, merged = commit.sink(), tuple(plan.overviews.index(factor) for factor in plan.merged)
-    items = tile_items(mosaic)
+    planned = [(batch, _batch_blocks(batch, groups[batch.group], work))
+               for batch in batches(work, tiles_per_task)]
+    inliner = None if lazy else _inliner(arrays, [blocks for _, blocks in planned])
+    after_begin = TaskRef(begin) if lazy else None
     layer: dict[Any, Any] = {begin: Task(begin, commit.begin)} if lazy else {}
     keys, tiles, slots, needed = [], {}, [], set()
     jobs = [
         GroupJob(sink, spec, plan, work, group, _header_templates(spec, plan), merged,
-                 len(groups[group]), items)
+                 len(groups[group]), tile_items(mosaic))
         for group, spec in enumerate(specs)
     ]
-    for batch in batches(work, tiles_per_task):
-        job = jobs[batch.group]
+    for batch, blocks in planned:
         if not batch.writes and not merged:
             slots.append(tuple((batch.group, *work.tile(p), True, ()) for p in batch.positions))
             continue
-        sources: list[GraphNode | TaskRef] = []
-        for position in batch.positions:
-            if position not in batch.kept:
-                row, col = work.tile(position)
-                for array in groups[batch.group]:
-                    key = _block_key(array, row - work.rows.start, col - work.cols.start)
-                    sources.append(TaskRef(key) if inliner is None else inliner.source(key))
+        sources = (tuple(map(TaskRef, blocks)) if inliner is None
+                   else tuple(map(inliner.source, blocks)))
         needs = tuple(dict.fromkeys(
             dep for source in sources
             for dep in ((source.key,) if isinstance(source, TaskRef) else source.dependencies)
         ))
         key = (tile_name, batch.group, *work.tile(batch.positions.start))
-        task = TileTask(job, batch, tuple(sources), needs, key)
+        task = TileTask(jobs[batch.group], batch, sources, needs, key)
         layer[key] = Task(key, _write_tiles, task, after_begin, *map(TaskRef, needs))
         keys.append(key)
         tiles[key] = batch.writes
@@ -186,18 +181,23 @@ def write_graph(
     return Delayed(end, graph, layer=prefix)
 
 
-def _inliner(arrays: Sequence[Any], work: Work, tiles_per_task: int) -> Inliner:
-    """The input's graph, culled to the blocks the write computes, ready to inline."""
-    blocks = {
-        _block_key(array, row - work.rows.start, col - work.cols.start)
-        for batch in batches(work, tiles_per_task)
+def _batch_blocks(batch: Batch, arrays: Sequence[Any], work: Work) -> list[Any]:
+    """The keys of the input blocks of the batch's tiles to write, tile by tile, one per
+    array (a region's data starts at the region: block (0, 0) is its first tile)."""
+    width = len(work.cols)
+    leads = [(array.name, *([0] * (array.ndim - 2))) for array in arrays]
+    return [
+        (*lead, *divmod(position, width))
         for position in batch.positions if position not in batch.kept
-        for row, col in (work.tile(position),)
-        for array in arrays
-    }
+        for lead in leads
+    ]
+
+
+def _inliner(arrays: Sequence[Any], blocks: Sequence[Sequence[Any]]) -> Inliner:
+    """The input's graph, culled to the blocks the write computes, ready to inline."""
     inputs = HighLevelGraph.merge(*(array.__dask_graph__() for array in arrays))
     uses = Counter(array.name for array in arrays)
-    return Inliner(ensure_dict(inputs.cull(blocks)), uses)
+    return Inliner(ensure_dict(inputs.cull(set(itertools.chain.from_iterable(blocks)))), uses)
 
 
 def compute_write(
@@ -237,11 +237,6 @@ def _header_templates(
         shape: tile_template(spec, *shape)
         for shape, _ in tiles_per_shape.most_common(MAX_TEMPLATES)
     }
-
-
-def _block_key(array: Any, row: int, col: int) -> tuple[Any, ...]:
-    """The key of one block of ``array``; its leading (band) dimension is one chunk."""
-    return (array.name, *([0] * (array.ndim - 2)), row, col)
 
 
 def _write_tiles(task: TileTask, _began: None, *values: Any) -> list[TileRecord]:
