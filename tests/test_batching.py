@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import pathlib
+import pickle
 import threading
 import time
 from typing import Any
@@ -96,10 +97,11 @@ def test_dask_config_sets_the_tiles_per_task():
         assert tiles_per_task(1024, 1024, 100_000, 3, remote=False) == 7
 
 
+@pytest.mark.parametrize("compute", [True, False])
 @pytest.mark.parametrize("value", [0, -1, 2.5, "4", True])
-def test_a_bad_configured_tiles_per_task_is_refused_before_any_io(value, vrt_path):
+def test_a_bad_configured_tiles_per_task_is_refused_before_any_io(value, compute, vrt_path):
     with per_task(value), pytest.raises(xr_tiles.InvalidOptionError, match=CONFIG_KEY):
-        make_raster((64, 64), chunks=16).tiles.to_vrt(vrt_path)
+        make_raster((64, 64), chunks=16).tiles.to_vrt(vrt_path, compute=compute)
     assert not vrt_path.parent.exists()
 
 
@@ -282,6 +284,30 @@ def test_a_failing_block_names_its_tile_and_the_batch_s_finished_tiles_are_kept(
     np.testing.assert_array_equal(read_with_gdal(vrt_path).values, expected_bands(array))
 
 
+def test_the_other_tasks_stop_between_tiles_once_the_write_has_failed(tmp_path, vrt_path):
+    """Tasks running when a tile fails do not write on for the failed write: each stops
+    at its next tile (a task may hold hundreds)."""
+    flag = tmp_path / "fault"
+    flag.touch()
+
+    def slow(values: np.ndarray) -> np.ndarray:
+        time.sleep(0.01)
+        return values
+
+    source = make_raster((128, 128), "uint8", chunks=8)
+    array = failing(source.copy(data=source.data.map_blocks(slow, dtype="uint8")), (2, 0), flag)
+    # Three tasks of 86 tiles on three threads, all running when the 33rd tile of the
+    # first fails; without the stop, the other two write all theirs: 32 + 2 x 86 tiles.
+    with per_task(86), pytest.raises(BlockError):
+        array.tiles.to_vrt(vrt_path, scheduler="threads", num_workers=3)
+    (manifest,) = vrt_path.with_name("mosaic_tiles").glob("*.json")
+    at_failure = len(list(manifest.with_suffix("").glob("r*.tif")))
+    time.sleep(1.0)
+    later = len(list(manifest.with_suffix("").glob("r*.tif")))
+    assert later - at_failure <= 2  # the tile the other two threads had in hand
+    assert at_failure < 32 + 86
+
+
 def test_a_failing_tile_of_a_second_band_group_names_its_group(tmp_path, vrt_path):
     flag = tmp_path / "fault"
     flag.touch()
@@ -364,3 +390,34 @@ def test_the_thread_pool_has_the_size_asked_for(tmp_path):
     seen.clear()
     array.tiles.to_vrt(tmp_path / "one.vrt", scheduler="threads", num_workers=1)
     assert len(seen) == 1
+
+
+def test_a_lazy_resumed_write_s_tasks_carry_their_own_kept_tiles_only(tmp_path, vrt_path):
+    """Every task is pickled on its own (processes, a cluster): it must not carry the
+    write's whole kept set, or the graph grows as tiles x kept tiles."""
+    flag = tmp_path / "fault"
+    flag.touch()
+    array = failing(make_raster((64, 128), "int16", chunks=8, seed=8), (4, 0), flag)
+    with pytest.raises(BlockError):
+        array.tiles.to_vrt(vrt_path, scheduler="synchronous")
+    flag.unlink()
+    delayed = array.tiles.to_vrt(vrt_path, resume=True, compute=False)
+    tasks = [node.args[0] for key, node in dict(delayed.__dask_graph__()).items()
+             if isinstance(key, tuple) and str(key[0]).endswith("-tile")]
+    assert tasks and all(not task.job.work.kept for task in tasks)
+    kept = {task.batch.positions.start for task in tasks if task.batch.kept}
+    assert not kept  # one tile a task: the kept ones need no task (no merged levels)
+    sizes = {len(pickle.dumps(task)) for task in tasks}
+    assert max(sizes) - min(sizes) < 200
+    assert delayed.compute() == vrt_path
+    np.testing.assert_array_equal(read_with_gdal(vrt_path).values, expected_bands(array))
+
+
+def test_an_executor_as_the_scheduler_with_num_workers(tmp_path, vrt_path):
+    """dask takes an Executor as a scheduler (its size is the executor's)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    array = make_raster((64, 64), "int16", chunks=16)
+    with ThreadPoolExecutor(2) as executor:
+        array.tiles.to_vrt(vrt_path, scheduler=executor, num_workers=2)
+    np.testing.assert_array_equal(read_with_gdal(vrt_path).values, expected_bands(array), strict=True)

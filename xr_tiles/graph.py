@@ -5,6 +5,7 @@ of the graph (``compute=False``)."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import gc
 import itertools
@@ -150,7 +151,9 @@ def write_graph(
     layer: dict[Any, Any] = {begin: Task(begin, commit.begin)} if lazy else {}
     keys, tiles, slots, needed = [], {}, [], set()
     jobs = [
-        GroupJob(sink, spec, plan, work, group, _header_templates(spec, plan), merged,
+        # Each task carries its own kept tiles (``Batch.kept``), not the write's.
+        GroupJob(sink, spec, plan, dataclasses.replace(work, kept=frozenset()), group,
+                 _header_templates(spec, plan), merged,
                  len(groups[group]), tile_items(mosaic))
         for group, spec in enumerate(specs)
     ]
@@ -247,8 +250,10 @@ def _write_tiles(task: TileTask, _began: None, *values: Any) -> list[TileRecord]
     known = dict(zip(task.needs, values, strict=True))
     sources = iter(task.sources)
     records = []
-    with job.sink.task():
+    with job.sink.task(batch.writes) as fsync:
         for position in batch.positions:
+            if records:
+                job.sink.check_running()  # not on for a write that failed elsewhere
             row, col = job.work.tile(position)
             if position in batch.kept:
                 records.append(_kept_record(job, row, col))
@@ -256,8 +261,9 @@ def _write_tiles(task: TileTask, _began: None, *values: Any) -> list[TileRecord]
             blocks = list(itertools.islice(sources, job.blocks))
             try:
                 records.append(_written(job, job.plan.tile(row, col),
-                                        [_value(source, known) for source in blocks]))
+                                        [_value(source, known) for source in blocks], fsync))
             except Exception as error:
+                job.sink.failed()
                 error.add_note(_failed_tile_note(job, row, col))
                 raise
     return records
@@ -281,18 +287,18 @@ def _failed_tile_note(job: GroupJob, row: int, col: int) -> str:
     )
 
 
-def _written(job: GroupJob, tile: Tile, blocks: Sequence[Any]) -> TileRecord:
+def _written(job: GroupJob, tile: Tile, blocks: Sequence[Any], fsync: bool) -> TileRecord:
     index = (job.group, tile.row, tile.col)
     template = job.templates.get((tile.height, tile.width))
     encoded = encode_with_levels(blocks, job.spec, job.plan.tile_transform(tile), template)
     if encoded is None:
         return (*index, False, ())
     filename = job.plan.tile_name(tile.row, tile.col, job.group)
-    job.sink.put(filename, encoded.data)
+    job.sink.put(filename, encoded.data, fsync=fsync)
     size = len(encoded.data)  # written: its size, which a STAC Item records
     if job.items is not None:
         item = job.items.json(tile, [(job.group, filename, size)])
-        job.sink.put(job.plan.item_name(tile), item)
+        job.sink.put(job.plan.item_name(tile), item, fsync=fsync)
     if not job.merged:
         return (*index, size, ())
     if job.spec.lossless:

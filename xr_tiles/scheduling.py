@@ -89,7 +89,9 @@ def resolve_scheduler(scheduler: Any, num_workers: int | None, plan: TilePlan) -
     if distributed is not None and isinstance(client, distributed.Client):
         return Scheduler(get, client, max(1, sum(client.nthreads().values())), {})
     workers = num_workers or dask.config.get("num_workers", None)
-    options = {} if workers is None else {"num_workers": workers}
+    # dask's own pools take num_workers; a get of an Executor has its size already.
+    takes_workers = get in (dask.threaded.get, dask.multiprocessing.get, dask.local.get_sync)
+    options = {"num_workers": workers} if workers is not None and takes_workers else {}
     if workers is None and get is dask.threaded.get:
         workers = options["num_workers"] = thread_count(plan, dask.system.CPU_COUNT)
     if get is dask.local.get_sync:

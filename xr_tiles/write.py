@@ -163,7 +163,7 @@ def to_vrt(
     runner = resolve_scheduler(scheduler, num_workers, plan)
     # A lazy write's tasks share the input's blocks with what it is computed with, so
     # they stay one a tile; an eager one's hold their blocks' tasks (see graph).
-    size = 1 if not compute else _tiles_per_task(plan, specs, work, runner)
+    size = _tiles_per_task(plan, specs, work, runner) if compute else _checked_one()
     graph = write_graph(raster, plan, specs, commit, work, mosaic, size, lazy=not compute)
     if not compute:
         return graph
@@ -369,6 +369,12 @@ def _work(plan: TilePlan, update: Update | None, kept: frozenset[str], groups: i
         if plan.tile_name(row, col, group) in kept
     ) if kept else frozenset()
     return Work(rows, cols, groups, done)
+
+
+def _checked_one() -> int:
+    """A lazy write's tiles a task, once dask's config of it is checked."""
+    tiles_per_task(1, 1, 1, 1, remote=False)
+    return 1
 
 
 def _tiles_per_task(

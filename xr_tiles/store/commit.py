@@ -115,7 +115,7 @@ class Commit:
     def sink(self) -> TileSink:
         """What a tile task puts its file through."""
         return TileSink(self.store, self.plan.write_id, self.store.durable,
-                        None if self.eager else self.manifest.run)
+                        None if self.eager else self.manifest.run, self.manifest.run)
 
     @contextlib.contextmanager
     def finishing(self) -> Iterator[None]:

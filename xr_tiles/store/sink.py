@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .layout import is_partial
-from .manifest import Manifest
+from .manifest import ABORTED, Manifest
 
 if TYPE_CHECKING:
     from . import Store
@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger("xr_tiles")
 
 HEARTBEAT_S = 10.0
+CHECK_S = 1.0  # how often a running tile task looks whether its write has failed
+# From this many tiles a task, its files get one flush of the filesystem, not an fsync each.
+SYNCFS_FROM_TILES = 8
 
 
 @dataclass(frozen=True)
@@ -36,15 +39,49 @@ class TileSink:
     write_id: str
     durable: bool
     run: str | None = None
+    attempt: str = ""  # the run of this write (its manifest's), lazy or not
 
     @contextlib.contextmanager
-    def task(self) -> Iterator[None]:
-        """Around a tile task: its files are durable when it returns their records."""
+    def task(self, tiles: int = 1) -> Iterator[bool]:
+        """Around a tile task of ``tiles`` tiles: its files are durable when it returns
+        their records. Yields whether each file is to be fsynced as it is put (a few
+        files on a distributed worker); many get one flush of the filesystem at the end,
+        which also runs, best effort, where the task fails (its tiles are kept)."""
+        remote = self.durable and _in_distributed_worker()
+        each = remote and tiles < SYNCFS_FROM_TILES
         with contextlib.nullcontext() if self.run is None else self._lazy_task(self.run):
-            yield
-            if self.durable and _in_distributed_worker():
-                # One flush of the filesystem for all the task's files, not an fsync each.
+            try:
+                yield each
+            except BaseException:
+                if remote and not each:
+                    with contextlib.suppress(Exception):  # the error is what matters
+                        self.store.flush(self.write_id)
+                raise
+            if remote and not each:
                 self.store.flush(self.write_id)
+
+    def failed(self) -> None:
+        """A tile of this write failed here: the write's other tasks in this process stop
+        at their next tile (those elsewhere once the write is marked aborted)."""
+        _aborted.add(self.attempt)
+
+    def check_running(self) -> None:
+        """Raise ``WriteStopped`` where the write has failed (marked so in this process,
+        or, looked at once a second at most, by its manifest): a task still running
+        stops between tiles rather than write on for a failed write."""
+        if self.attempt in _aborted:
+            raise WriteStopped(self.write_id)
+        now = time.monotonic()
+        if now - _last_checks.get(self.attempt, now - CHECK_S) < CHECK_S:
+            return
+        _last_checks[self.attempt] = now
+        try:
+            manifest = self.store.manifest(self.write_id)
+        except Exception:  # noqa: BLE001 - a missed look is not a failure
+            return
+        if manifest is None or manifest.run != self.attempt or manifest.state == ABORTED:
+            _aborted.add(self.attempt)
+            raise WriteStopped(self.write_id)
 
     @contextlib.contextmanager
     def _lazy_task(self, run: str) -> Iterator[None]:
@@ -55,8 +92,8 @@ class TileSink:
             abort_write(self.store, self.write_id, run, error)
             raise
 
-    def put(self, name: str, data: bytes) -> int:
-        written = self.store.put(self.write_id, name, data)
+    def put(self, name: str, data: bytes, *, fsync: bool = False) -> int:
+        written = self.store.put(self.write_id, name, data, fsync=fsync)
         if self.run is not None:
             beat(self.store, self.write_id, self.run)
         return written
@@ -86,9 +123,19 @@ class Heartbeat:
         self._thread.join()
 
 
-# Per process: when each lazy write's run last beat here, and which runs failed here.
+# Per process: when each lazy write's run last beat here, and which runs failed here;
+# which writes are known to have failed, and when each was last looked at.
 _last_beats: dict[str, float] = {}
 _failed: set[str] = set()
+_aborted: set[str] = set()
+_last_checks: dict[str, float] = {}
+
+
+class WriteStopped(RuntimeError):
+    """A tile task of a write that has failed elsewhere stopped between two tiles."""
+
+    def __init__(self, write_id: str) -> None:
+        super().__init__(f"write {write_id} failed elsewhere; its task stopped")
 
 
 def beat(store: Store, write_id: str, run: str) -> None:
@@ -112,6 +159,7 @@ def abort_write(
     if run in _failed:
         return
     _failed.add(run)
+    _aborted.add(run)  # its tasks still running in this process stop
     try:
         manifest = manifest or store.manifest(write_id)
         if manifest is None or manifest.run != run:
