@@ -218,6 +218,9 @@ def compute_write(
         gc.freeze()
         try:
             results = computed(graph.graph, graph.keys, graph.tiles, scheduler, progress)
+            # The graph holds the input's tasks (hundreds of MiB at a million tiles):
+            # freed before the index is built.
+            graph.graph.clear()
             # Still frozen: a full collection now would scan every object of the graph.
             return _published(commit, mosaic, _gathered(results, graph.slots))
         finally:
