@@ -79,12 +79,8 @@ def tiles_per_task(
     """How many tiles a task writes: ``count`` tiles of about ``tile_pixels`` pixels and
     ``tile_bytes`` bytes on ``workers`` workers; ``remote``: a distributed or process
     scheduler. dask's config ``xr_tiles.tiles-per-task`` wins where set."""
-    configured = dask.config.get(CONFIG_KEY, None)
+    configured = configured_tiles_per_task()
     if configured is not None:
-        if isinstance(configured, bool) or not isinstance(configured, int) or configured < 1:
-            raise InvalidOptionError(
-                f"dask config {CONFIG_KEY!r} must be a positive int or None, got {configured!r}"
-            )
         return configured
     task_s = REMOTE_TASK_S if remote else LOCAL_TASK_S
     tile_s = FILE_S + BYTE_S * tile_bytes
@@ -92,6 +88,18 @@ def tiles_per_task(
     by_size = BATCH_PIXELS // max(1, tile_pixels)
     by_balance = count // (TASKS_PER_WORKER * max(1, workers))
     return max(1, min(by_cost, by_size, by_balance))
+
+
+def configured_tiles_per_task() -> int | None:
+    """dask's config ``xr_tiles.tiles-per-task``, checked; None where unset."""
+    configured = dask.config.get(CONFIG_KEY, None)
+    if configured is not None and (
+        isinstance(configured, bool) or not isinstance(configured, int) or configured < 1
+    ):
+        raise InvalidOptionError(
+            f"dask config {CONFIG_KEY!r} must be a positive int or None, got {configured!r}"
+        )
+    return configured
 
 
 def batches(work: Work, size: int) -> Iterator[Batch]:

@@ -60,9 +60,13 @@ def check_scheduler(scheduler: Any, num_workers: int | None) -> None:
 
 def distributed_client(scheduler: Any, collection: Any = None) -> Any:
     """The distributed Client that would run ``collection`` (or any), or None."""
-    distributed = sys.modules.get("distributed")
     collections = None if collection is None else [collection]
-    get = dask.base.get_scheduler(scheduler=scheduler, collections=collections)
+    return _client_of(dask.base.get_scheduler(scheduler=scheduler, collections=collections))
+
+
+def _client_of(get: Any) -> Any:
+    """The distributed Client whose ``get`` this is, or None."""
+    distributed = sys.modules.get("distributed")
     client = getattr(get, "__self__", None)
     return client if distributed and isinstance(client, distributed.Client) else None
 
@@ -84,9 +88,8 @@ def resolve_scheduler(scheduler: Any, num_workers: int | None, plan: TilePlan) -
     one asked for, else dask's configured one, else a distributed Client in use, else
     dask's threads (as ``dask.compute`` chooses for a Delayed)."""
     get = dask.base.get_scheduler(scheduler=scheduler, cls=Delayed)
-    client = getattr(get, "__self__", None)
-    distributed = sys.modules.get("distributed")
-    if distributed is not None and isinstance(client, distributed.Client):
+    client = _client_of(get)
+    if client is not None:
         return Scheduler(get, client, max(1, sum(client.nthreads().values())), {})
     workers = num_workers or dask.config.get("num_workers", None)
     # dask's own pools take num_workers; a get of an Executor has its size already.

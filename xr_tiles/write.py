@@ -21,7 +21,7 @@ from .advice import warn_misaligned_overviews, warn_small_tiles
 from .encode import TileSpec
 from .errors import InvalidMosaicError, RegionMismatchError
 from .geotags import geotiff_tags
-from .batching import Work, tiles_per_task
+from .batching import Work, configured_tiles_per_task, tiles_per_task
 from .graph import compute_write, write_graph
 from .index.catalogues import check_stac, stac_times
 from .index.mosaic import MosaicJob
@@ -124,6 +124,7 @@ def to_vrt(
         stac=stac,
     )
     check_scheduler(scheduler, num_workers)
+    configured_tiles_per_task()  # checked before any I/O, lazy writes too
     check_store_reachable(vrt_path, scheduler)
     raster = read_raster(obj, options)
     store = store_for(vrt_path, store_options, durable=options.durable)
@@ -163,7 +164,7 @@ def to_vrt(
     runner = resolve_scheduler(scheduler, num_workers, plan)
     # A lazy write's tasks share the input's blocks with what it is computed with, so
     # they stay one a tile; an eager one's hold their blocks' tasks (see graph).
-    size = _tiles_per_task(plan, specs, work, runner) if compute else _checked_one()
+    size = _tiles_per_task(plan, specs, work, runner) if compute else 1
     graph = write_graph(raster, plan, specs, commit, work, mosaic, size, lazy=not compute)
     if not compute:
         return graph
@@ -369,12 +370,6 @@ def _work(plan: TilePlan, update: Update | None, kept: frozenset[str], groups: i
         if plan.tile_name(row, col, group) in kept
     ) if kept else frozenset()
     return Work(rows, cols, groups, done)
-
-
-def _checked_one() -> int:
-    """A lazy write's tiles a task, once dask's config of it is checked."""
-    tiles_per_task(1, 1, 1, 1, remote=False)
-    return 1
 
 
 def _tiles_per_task(
