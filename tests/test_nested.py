@@ -210,6 +210,48 @@ def test_a_region_update_rewrites_only_the_sub_vrts_of_its_blocks(nest, tmp_path
     assert_only_referenced(vrt)
 
 
+class BlockFaultError(RuntimeError):
+    """What the failing block of a region update raises."""
+
+
+def test_a_resumed_region_update_rewrites_only_the_sub_vrts_of_its_blocks(nest, tmp_path):
+    nest(4)
+    vrt = tmp_path / "mosaic.vrt"
+    old = make_raster((192, 256), "uint16", chunks=32, nodata=0, seed=0)
+    new = make_raster((192, 256), "uint16", chunks=32, nodata=0, seed=1)
+    old.tiles.to_vrt(vrt, overviews=[2])
+    before = blocks(vrt)
+    (first,) = {name.split("/")[0] for name in before}
+
+    # Tiles rows 2-3, cols 2-5 (blocks (1, 1) and (1, 2)); its tile (3, 5) fails once.
+    region = {"y": slice(64, 128), "x": slice(64, 192)}
+    flag = tmp_path / "fault"
+    flag.touch()
+
+    def block(values: np.ndarray, block_info=None) -> np.ndarray:
+        if block_info[0]["chunk-location"] == (1, 3) and flag.exists():
+            raise BlockFaultError("a transient fault")
+        return values
+
+    part = new.isel(region)
+    part = part.copy(data=part.data.map_blocks(block, dtype=part.dtype))
+    with pytest.raises(BlockFaultError):
+        part.tiles.to_vrt(vrt, mode="r+", region=region, overviews=[2],
+                          scheduler="synchronous")
+    assert blocks(vrt) == before  # the published mosaic is untouched
+    flag.unlink()
+    part.tiles.to_vrt(vrt, mode="r+", region=region, overviews=[2], resume=True)
+
+    after = blocks(vrt)
+    changed = {name for name in after if not name.startswith(first)}
+    assert {name.split("/", 1)[1] for name in changed} == {"index/b1_1.vrt", "index/b1_2.vrt"}
+    assert after - changed == before - {f"{first}/index/b1_1.vrt", f"{first}/index/b1_2.vrt"}
+    expected = old.values.copy()
+    expected[64:128, 64:192] = new.values[64:128, 64:192]
+    np.testing.assert_array_equal(read_with_gdal(vrt).bands[0], expected)
+    assert_only_referenced(vrt)
+
+
 def test_the_command_line_reports_and_validates_a_nested_mosaic(nest, tmp_path):
     nest(4)
     vrt = tmp_path / "mosaic.vrt"
