@@ -118,6 +118,33 @@ def test_a_dataset_of_two_band_groups_nests_every_band(nest, tmp_path):
     assert read_with_gdal(nested).descriptions == ("elevation", "count")
 
 
+def test_each_band_of_band_groups_reads_from_its_own_merged_levels(nest, tmp_path):
+    # Band groups' small levels are files of their own. GDAL once read a nested VRT
+    # dataset-wide, took the first band's overview file for every band, and failed:
+    # "overview_2_part1.tif: RasterIO(): panBandMap[0] = 2, this band does not exist".
+    rng = np.random.default_rng(5)
+    big = make_raster((128, 192), "int64", chunks=32, name="big")
+    big = big.copy(data=(2**62 + rng.integers(0, 1000, big.shape)).astype("int64"))
+    dataset = xr.Dataset({
+        "big": big.chunk(32),
+        "elevation": make_raster((128, 192), "float32", chunks=32, name="elevation", seed=1),
+        "slope": make_raster((128, 192), "float32", chunks=32, name="slope", seed=2),
+    })
+    nest(4)
+    vrt = tmp_path / "groups.vrt"
+    dataset.tiles.to_vrt(vrt, overviews=[2, 4])
+    assert blocks(vrt)
+    with rasterio.open(vrt) as src:
+        for band, name in zip(src.indexes, ["big", "elevation", "slope"], strict=True):
+            expected = dataset[name].values
+            np.testing.assert_array_equal(src.read(band), expected)  # 64-bit exact
+            for factor in (2, 4):
+                shape = (128 // factor, 192 // factor)
+                level = src.read(band, out_shape=shape)
+                np.testing.assert_array_equal(
+                    level, expected[factor // 2::factor, factor // 2::factor])
+
+
 @pytest.mark.parametrize(
     ("chunks", "nested_levels"),
     [

@@ -95,7 +95,9 @@ def vrt_xml(
             texts[str(number)] = _sources(
                 sources[group], group, index, specs[group], factor, path, (0, 0))
         else:
-            texts[str(number)] = _block_sources(plan, blocks, number, band, factor)
+            texts[str(number)] = _block_sources(
+                plan, _in_band_order(blocks, group, len(specs), plan, factor), number, band,
+                factor)
     return _serialised(root, texts)
 
 
@@ -214,6 +216,21 @@ def _block_sources(
             x=block.col_off // factor, y=block.row_off // factor,
         ))
     return "".join(parts)
+
+
+def _in_band_order(
+    blocks: Sequence[Placed], group: int, groups: int, plan: TilePlan, factor: int
+) -> Sequence[Placed]:
+    """The blocks as a band of the nested VRT lists them. Band groups' merged levels are
+    files of their own, so the bands' overviews are different datasets; where every band
+    lists the same sources in the same order, GDAL reads the VRT dataset-wide, takes one
+    band's overview dataset for all bands and fails on the others' (GDAL 3.6 to 3.10). The
+    bands of groups after the first list them in reverse (the blocks do not overlap: the
+    same pixels), which keeps GDAL to band by band reads, as for a flat VRT. Not a
+    ComplexSource: that reads through float64, which 64-bit integers do not survive."""
+    if factor == 1 and groups > 1 and plan.merged and group > 0:
+        return blocks[::-1]
+    return blocks
 
 
 def _block_shape(plan: TilePlan, block: Block, factor: int) -> tuple[int, int]:
