@@ -40,7 +40,7 @@ import numpy as np
 import xarray as xr
 from affine import Affine
 
-import xr_tiles  # noqa: F401 - registers the .tiles accessor
+import xr_tiles  # registers the .tiles accessor
 import xr_tiles.write
 from xr_tiles import graph
 from xr_tiles.plan import TilePlan

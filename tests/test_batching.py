@@ -23,15 +23,15 @@ import pytest
 import rasterio
 import xarray as xr
 from affine import Affine
-
-import xr_tiles
-from conftest import expected_bands, make_raster, read_with_gdal, tile_folder, without_write_ids
 from test_execution import (
     assert_each_block_once,
     block_log,
     counted,
     snapshot,
 )
+
+import xr_tiles
+from conftest import expected_bands, make_raster, read_with_gdal, tile_folder, without_write_ids
 from xr_tiles.batching import (
     BATCH_PIXELS,
     CONFIG_KEY,
@@ -219,7 +219,7 @@ def test_no_block_moves_between_workers_on_a_cluster(client, tmp_path, vrt_path)
     assert all("-tile'" in str(key) or str(key).startswith("('xr-tiles-") for key in moved), moved
     names = {array.data.name, *array.data.dask.layers}
     assert not any(str(key).strip("('").split("'")[0] in names for key in moved)
-    tasks = [task for task in stream.data]
+    tasks = list(stream.data)
     assert len(tasks) == math.ceil(8 * 12 / 6)  # the write's tasks, and nothing else
     workers = {record["pid"] for record in block_log(tmp_path / "log")}
     assert len(workers) == 2  # both workers computed blocks
@@ -404,7 +404,8 @@ def test_a_lazy_resumed_write_s_tasks_carry_their_own_kept_tiles_only(tmp_path, 
     delayed = array.tiles.to_vrt(vrt_path, resume=True, compute=False)
     tasks = [node.args[0] for key, node in dict(delayed.__dask_graph__()).items()
              if isinstance(key, tuple) and str(key[0]).endswith("-tile")]
-    assert tasks and all(not task.job.work.kept for task in tasks)
+    assert tasks
+    assert all(not task.job.work.kept for task in tasks)
     kept = {task.batch.positions.start for task in tasks if task.batch.kept}
     assert not kept  # one tile a task: the kept ones need no task (no merged levels)
     sizes = {len(pickle.dumps(task)) for task in tasks}

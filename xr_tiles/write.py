@@ -18,10 +18,10 @@ from rasterio.crs import CRS
 from . import plan as plan_module
 from . import state
 from .advice import warn_misaligned_overviews, warn_small_tiles
+from .batching import Work, configured_tiles_per_task, tiles_per_task
 from .encode import TileSpec
 from .errors import InvalidMosaicError, RegionMismatchError
 from .geotags import geotiff_tags
-from .batching import Work, configured_tiles_per_task, tiles_per_task
 from .graph import compute_write, write_graph
 from .index.catalogues import check_stac, stac_times
 from .index.mosaic import MosaicJob

@@ -66,11 +66,11 @@ class TileSink:
         _aborted.add(self.attempt)
 
     def check_running(self) -> None:
-        """Raise ``WriteStopped`` where the write has failed (marked so in this process,
+        """Raise ``WriteStoppedError`` where the write has failed (marked so in this process,
         or, looked at once a second at most, by its manifest): a task still running
         stops between tiles rather than write on for a failed write."""
         if self.attempt in _aborted:
-            raise WriteStopped(self.write_id)
+            raise WriteStoppedError(self.write_id)
         now = time.monotonic()
         if now - _last_checks.get(self.attempt, now - CHECK_S) < CHECK_S:
             return
@@ -81,7 +81,7 @@ class TileSink:
             return
         if manifest is None or manifest.run != self.attempt or manifest.state == ABORTED:
             _aborted.add(self.attempt)
-            raise WriteStopped(self.write_id)
+            raise WriteStoppedError(self.write_id)
 
     @contextlib.contextmanager
     def _lazy_task(self, run: str) -> Iterator[None]:
@@ -131,7 +131,7 @@ _aborted: set[str] = set()
 _last_checks: dict[str, float] = {}
 
 
-class WriteStopped(RuntimeError):
+class WriteStoppedError(RuntimeError):
     """A tile task of a write that has failed elsewhere stopped between two tiles."""
 
     def __init__(self, write_id: str) -> None:
