@@ -350,25 +350,18 @@ def read_plan(folder: Path, n: int) -> dict[str, dict]:
     rows, cols = SHAPES[n]
     height, width = rows * TILE, cols * TILE
     write = write_folder(folder / "main")
-    centre = ((height - WINDOW) // 2, (width - WINDOW) // 2)
-    corner_row = round(height / 2 / BLOCK_PX) * BLOCK_PX - WINDOW // 2 + TILE // 2
-    corner_col = round(width / 2 / BLOCK_PX) * BLOCK_PX - WINDOW // 2 + TILE // 2
-    half = ((height - 2 * WINDOW) // 4 * 2, (width - 2 * WINDOW) // 4 * 2)
+    windows = geometry(n)
     specs = {}
-    pair = (corner_row + WINDOW // 2 - TILE // 2 - TILE,
-            corner_col + WINDOW // 2 - TILE // 2 - TILE)  # 2 x 2 tiles round the corner
-    for name, (row, col), size in [("centre", centre, WINDOW),
-                                   ("corner", (corner_row, corner_col), WINDOW),
-                                   ("corner 2x2", pair, SMALL)]:
-        region = (row, col, size, size)
-        specs[name] = {"window": region, "shape": (size, size),
-                       "expect": (*region, 1),
+    for name in WINDOWS:
+        region = windows[name][0]
+        specs[name] = {"window": region, "shape": region[2:], "expect": (*region, 1),
                        "pieces": tile_pieces(write, (rows, cols), region, 1)}
     small = (height // 64, width // 64)
     specs["1/64"] = {"window": None, "shape": small,
                      "pieces": [(str(write / "overviews/overview_64.tif"), {},
                                  (0, 0, -(-height // 64), -(-width // 64)), (0, 0), small)]}
-    region = (*half, 2 * WINDOW, 2 * WINDOW)
+    region = windows["1/2"][0]
+    half = region[:2]
     level = write / "overviews/overview_2.tif"
     pieces = ([(str(level), {}, (half[0] // 2, half[1] // 2, WINDOW, WINDOW), (0, 0),
                 (WINDOW, WINDOW))] if level.exists()

@@ -191,19 +191,25 @@ def test_holes_of_skipped_tiles_and_whole_empty_blocks_read_as_nodata(nest, tmp_
     np.testing.assert_array_equal(read_with_gdal(nested).bands[0], values)
 
 
-def test_a_region_update_rewrites_only_the_sub_vrts_of_its_blocks(nest, tmp_path):
-    nest(4)
-    vrt = tmp_path / "mosaic" / "mosaic.vrt"
+# Tiles rows 2-3, cols 2-5 of a 6 x 8 tile mosaic: blocks (1, 1) and (1, 2) of its 3 x 4.
+REGION = {"y": slice(64, 128), "x": slice(64, 192)}
+
+
+def mosaic_of_blocks(vrt: pathlib.Path) -> tuple[xr.DataArray, xr.DataArray, set[str]]:
+    """A nested mosaic written at ``vrt`` (blocks of BLOCK x BLOCK tiles), the data of a
+    region update of it, and the mosaic's sub-VRTs."""
     old = make_raster((192, 256), "uint16", chunks=32, nodata=0, seed=0)
     new = make_raster((192, 256), "uint16", chunks=32, nodata=0, seed=1)
     old.tiles.to_vrt(vrt, overviews=[2])
-    before = blocks(vrt)
+    return old, new, blocks(vrt)
+
+
+def assert_region_blocks_rewritten(
+    vrt: pathlib.Path, before: set[str], old: xr.DataArray, new: xr.DataArray
+) -> tuple[set[str], set[str], np.ndarray]:
+    """Only REGION's blocks have new sub-VRTs, and GDAL reads ``new`` there; the
+    sub-VRTs after, those that changed, and the pixels."""
     (first,) = {name.split("/")[0] for name in before}
-
-    # Tiles rows 2-3, cols 2-5: blocks (1, 1) and (1, 2) of the 3 x 4 blocks.
-    region = {"y": slice(64, 128), "x": slice(64, 192)}
-    new.isel(region).tiles.to_vrt(vrt, mode="r+", region=region, overviews=[2])
-
     after = blocks(vrt)
     changed = {name for name in after if not name.startswith(first)}
     assert {name.split("/", 1)[1] for name in changed} == {"index/b1_1.vrt", "index/b1_2.vrt"}
@@ -212,6 +218,15 @@ def test_a_region_update_rewrites_only_the_sub_vrts_of_its_blocks(nest, tmp_path
     expected[64:128, 64:192] = new.values[64:128, 64:192]
     np.testing.assert_array_equal(read_with_gdal(vrt).bands[0], expected)
     assert_only_referenced(vrt)
+    return after, changed, expected
+
+
+def test_a_region_update_rewrites_only_the_sub_vrts_of_its_blocks(nest, tmp_path):
+    nest(4)
+    vrt = tmp_path / "mosaic" / "mosaic.vrt"
+    old, new, before = mosaic_of_blocks(vrt)
+    new.isel(REGION).tiles.to_vrt(vrt, mode="r+", region=REGION, overviews=[2])
+    after, changed, expected = assert_region_blocks_rewritten(vrt, before, old, new)
 
     # A second update inside one of the new blocks keeps the other: its tiles are the
     # first update's, listed by the sub-VRT the first update wrote.
@@ -244,14 +259,8 @@ class BlockFaultError(RuntimeError):
 def test_a_resumed_region_update_rewrites_only_the_sub_vrts_of_its_blocks(nest, tmp_path):
     nest(4)
     vrt = tmp_path / "mosaic.vrt"
-    old = make_raster((192, 256), "uint16", chunks=32, nodata=0, seed=0)
-    new = make_raster((192, 256), "uint16", chunks=32, nodata=0, seed=1)
-    old.tiles.to_vrt(vrt, overviews=[2])
-    before = blocks(vrt)
-    (first,) = {name.split("/")[0] for name in before}
-
-    # Tiles rows 2-3, cols 2-5 (blocks (1, 1) and (1, 2)); its tile (3, 5) fails once.
-    region = {"y": slice(64, 128), "x": slice(64, 192)}
+    old, new, before = mosaic_of_blocks(vrt)
+    # The region's tile (3, 5) fails once.
     flag = tmp_path / "fault"
     flag.touch()
 
@@ -260,23 +269,15 @@ def test_a_resumed_region_update_rewrites_only_the_sub_vrts_of_its_blocks(nest, 
             raise BlockFaultError("a transient fault")
         return values
 
-    part = new.isel(region)
+    part = new.isel(REGION)
     part = part.copy(data=part.data.map_blocks(block, dtype=part.dtype))
     with pytest.raises(BlockFaultError):
-        part.tiles.to_vrt(vrt, mode="r+", region=region, overviews=[2],
+        part.tiles.to_vrt(vrt, mode="r+", region=REGION, overviews=[2],
                           scheduler="synchronous")
     assert blocks(vrt) == before  # the published mosaic is untouched
     flag.unlink()
-    part.tiles.to_vrt(vrt, mode="r+", region=region, overviews=[2], resume=True)
-
-    after = blocks(vrt)
-    changed = {name for name in after if not name.startswith(first)}
-    assert {name.split("/", 1)[1] for name in changed} == {"index/b1_1.vrt", "index/b1_2.vrt"}
-    assert after - changed == before - {f"{first}/index/b1_1.vrt", f"{first}/index/b1_2.vrt"}
-    expected = old.values.copy()
-    expected[64:128, 64:192] = new.values[64:128, 64:192]
-    np.testing.assert_array_equal(read_with_gdal(vrt).bands[0], expected)
-    assert_only_referenced(vrt)
+    part.tiles.to_vrt(vrt, mode="r+", region=REGION, overviews=[2], resume=True)
+    assert_region_blocks_rewritten(vrt, before, old, new)
 
 
 def test_the_command_line_reports_and_validates_a_nested_mosaic(nest, tmp_path):
