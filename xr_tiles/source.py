@@ -14,7 +14,9 @@ from affine import Affine
 from rasterio.crs import CRS
 from rioxarray.exceptions import RioXarrayError
 
+from .colors import ColorTable, band_colors
 from .errors import UnsupportedDTypeError, UnsupportedInputError
+from .grid import is_south_up, transform_of
 from .options import DEFAULT_NUMPY_CHUNK, WriteOptions, check_nodata_fits
 
 SPATIAL_DIM_NAMES = (("x", "y"), ("lon", "lat"), ("longitude", "latitude"))
@@ -46,6 +48,8 @@ class Band:
     offset: float | None = None
     unit: str | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
+    color_interp: str | None = None  # as GDAL names it: Gray, Palette, Red...
+    color_table: ColorTable | None = None
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -107,11 +111,11 @@ def read_raster(obj: xr.DataArray | xr.Dataset, options: WriteOptions) -> Raster
         raise UnsupportedInputError(f"expected an xarray DataArray or Dataset, got {type(obj)}")
     obj, y_dim, x_dim = _with_spatial_dims(obj)
     variables = _variables(obj, y_dim, x_dim)
-    transform = _transform(obj, y_dim, x_dim)
-    south_up = _south_up(obj, transform, y_dim)
+    crs = options.crs if options.crs is not None else obj.rio.crs
+    transform = transform_of(obj, y_dim, x_dim, crs)
+    south_up = is_south_up(obj, transform, y_dim)
     if south_up:
         variables, transform = _north_up(variables, transform, y_dim)
-    crs = options.crs if options.crs is not None else obj.rio.crs
     chunked = _chunk_alike(variables, y_dim, x_dim, options.chunks)
     if south_up and options.overviews and variables[0].chunks is not None:
         # numpy input was reversed before it was chunked: its tiles count from the north.
@@ -182,32 +186,6 @@ def _checked_variable(var: xr.DataArray, y_dim: Hashable, x_dim: Hashable) -> xr
     return var.transpose(*band_dims, y_dim, x_dim)
 
 
-def _transform(obj: xr.DataArray | xr.Dataset, y_dim: Hashable, x_dim: Hashable) -> Affine:
-    for dim in (y_dim, x_dim):
-        if dim in obj.coords and obj.sizes[dim] > 1:
-            _check_regular(np.asarray(obj[dim].values, dtype="float64"), dim)
-    transform: Affine = obj.rio.transform(recalc=True)
-    single = [dim for dim in (y_dim, x_dim) if obj.sizes[dim] == 1 and dim in obj.coords]
-    if single:
-        _check_single_pixel(obj, transform, y_dim, x_dim, single)
-    return transform
-
-
-def _south_up(obj: xr.DataArray | xr.Dataset, transform: Affine, y_dim: Hashable) -> bool:
-    """Rows that go up in y (NetCDF climate and model grids): GDAL reads such files, but
-    much of the GIS world (AAIGrid, web tilers, odc-stac) flips or misplaces them. Only
-    where y is georeferenced (coordinates, or a stored transform): without, rioxarray
-    gives the identity, whose positive pixel height says nothing of the data."""
-    if not (transform.e > 0 and transform.b == transform.d == 0):
-        return False
-    if y_dim in obj.coords:
-        return True
-    mapping = obj.rio.grid_mapping
-    return "transform" in obj.attrs or (
-        mapping in obj.coords and "GeoTransform" in obj.coords[mapping].attrs
-    )
-
-
 def _north_up(
     variables: list[xr.DataArray], transform: Affine, y_dim: Hashable
 ) -> tuple[list[xr.DataArray], Affine]:
@@ -227,31 +205,6 @@ def _ragged_block_last(variables: list[xr.DataArray], y_dim: Hashable) -> list[x
     if wanted == y_sizes:
         return variables
     return [var.chunk({y_dim: wanted}) for var in variables]
-
-
-def _check_regular(coord: np.ndarray, dim: Hashable) -> None:
-    steps = np.diff(coord)
-    monotonic = bool(np.all(steps > 0) or np.all(steps < 0))
-    if not monotonic or not np.allclose(steps, steps[0], rtol=1e-5, atol=0):
-        raise UnsupportedInputError(
-            f"coordinate {dim!r} must be evenly spaced and monotonic to form a GDAL "
-            "geotransform; interpolate to a regular grid first (e.g. .interp or .rio.reproject)"
-        )
-
-
-def _check_single_pixel(
-    obj: xr.DataArray | xr.Dataset, transform: Affine, y_dim: Hashable, x_dim: Hashable,
-    single: list[Hashable],
-) -> None:
-    """A lone coordinate gives no pixel size: the stored transform must agree with it."""
-    x_center, y_center = transform * (0.5, 0.5)
-    centers = {x_dim: x_center, y_dim: y_center}
-    for dim in single:
-        if not np.isclose(float(obj[dim].values[0]), centers[dim]):
-            raise UnsupportedInputError(
-                f"dimension {dim!r} has a single coordinate, so its pixel size is unknown; "
-                "set the transform with .rio.write_transform(Affine(...))"
-            )
 
 
 def _chunk_alike(
@@ -292,15 +245,24 @@ def _bands_of(var: xr.DataArray, nodata: float | None) -> list[Band]:
     nodata = None if nodata is None else _as_number(nodata, dtype)
     check_nodata_fits(nodata, dtype)
     attrs = var.attrs
-    common = {
-        "dtype": dtype,
-        "nodata": nodata,
-        "scale": _optional_float(attrs.get("scale_factor")),
-        "offset": _optional_float(attrs.get("add_offset")),
-        "unit": None if attrs.get("units") is None else str(attrs["units"]),
-    }
+    scale, offset = _scaling(attrs.get("scale_factor"), attrs.get("add_offset"))
+    unit = None if attrs.get("units") is None else str(attrs["units"])
     descriptions = _descriptions(var)
-    return [Band(description=text, **common) for text in descriptions]  # type: ignore[arg-type]
+    colors = band_colors(var, len(descriptions))
+    return [
+        Band(dtype=dtype, nodata=nodata, description=text, scale=scale, offset=offset,
+             unit=unit, color_interp=color.interp, color_table=color.table)
+        for text, color in zip(descriptions, colors, strict=True)
+    ]
+
+
+def _scaling(scale: Any, offset: Any) -> tuple[float | None, float | None]:
+    """Scale and offset as GDAL shows them; 1 and 0 are what GDAL shows for none (and
+    rioxarray writes on every band it opens), so they are none."""
+    scale, offset = _optional_float(scale), _optional_float(offset)
+    if scale in (None, 1.0) and offset in (None, 0.0):
+        return None, None
+    return scale, offset
 
 
 def _descriptions(var: xr.DataArray) -> list[str | None]:
@@ -310,10 +272,17 @@ def _descriptions(var: xr.DataArray) -> list[str | None]:
     count = var.shape[0]
     if isinstance(long_name, list | tuple) and len(long_name) == count:
         return [str(text) for text in long_name]
+    if long_name is not None and count == 1:
+        return [str(long_name)]
     band_dim = var.dims[0]
-    if band_dim in var.coords:
+    if band_dim in var.coords and not _band_numbers(var[band_dim]):
         return _labels(var[band_dim].values)
     return [None] * count
+
+
+def _band_numbers(coord: xr.DataArray) -> bool:
+    """A ``band`` coordinate of integers (rioxarray's, GDAL's band numbers): not names."""
+    return coord.name == "band" and coord.dtype.kind in "iu"
 
 
 def _labels(values: np.ndarray) -> list[str | None]:

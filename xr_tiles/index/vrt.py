@@ -157,6 +157,12 @@ def _band(root: ET.Element, number: int, band: Band) -> ET.Element:
         sub(element, "Offset", _number(band.offset))
     if band.scale is not None:
         sub(element, "Scale", _number(band.scale))
+    if band.color_interp is not None:
+        sub(element, "ColorInterp", band.color_interp)
+    if band.color_table is not None:
+        table = sub(element, "ColorTable")
+        for entry in band.color_table:
+            sub(table, "Entry", **{f"c{i}": str(value) for i, value in enumerate(entry, 1)})
     _metadata(element, band.metadata)
     return element
 
