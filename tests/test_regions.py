@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import rasterio
 import rasterio.shutil
+import rioxarray
 import xarray as xr
 
 import xr_tiles
@@ -267,11 +268,11 @@ REFUSALS = [
     ),
     pytest.param(
         data(slice(0, 64), slice(0, 64), dtype="int16"), {"region": "auto"},
-        r"bands\[1\]\.dtype: 'uint16' vs 'int16'", id="dtype",
+        r"band 1 dtype: 'uint16' vs 'int16'", id="dtype",
     ),
     pytest.param(
         data(slice(0, 64), slice(0, 64), nodata=7), {"region": "auto"},
-        r"bands\[1\]\.nodata: '0' vs '7'", id="nodata",
+        r"band 1 nodata: '0' vs '7'", id="nodata",
     ),
     pytest.param(
         data(slice(0, 64), slice(0, 64), bands=2), {"region": "auto"},
@@ -283,15 +284,15 @@ REFUSALS = [
     ),
     pytest.param(
         data(slice(0, 64), slice(0, 64)), {"region": "auto", "codec": "deflate"},
-        r"tiles\.codec: 'zstd' vs 'deflate'", id="codec",
+        r"codec='deflate' \(the mosaic has codec='zstd'\); drop codec to keep the mosaic's", id="codec",
     ),
     pytest.param(
         data(slice(0, 64), slice(0, 64)), {"region": "auto", "overviews": [2, 4]},
-        r"tiles\.overviews: \[2, 4, 8\] vs \[2, 4\]", id="overviews",
+        r"overviews=\[2, 4\] \(the mosaic has overviews=\[2, 4, 8\]\)", id="overviews",
     ),
     pytest.param(
         data(slice(0, 64), slice(0, 64)), {"region": "auto", "blocksize": 512},
-        r"tiles\.blocksize: 256 vs 512", id="blocksize",
+        r"blocksize=512 \(the mosaic has blocksize=256\)", id="blocksize",
     ),
     pytest.param(
         data(slice(0, 64), slice(0, 64)).assign_coords(x=lambda a: a.x + 10.0), {"region": "auto"},
@@ -376,3 +377,58 @@ def test_files_that_xr_tiles_did_not_name_stay_in_the_output_s_folders(vrt_path)
     assert not (folder / "r1_c2.tif").exists()  # replaced, and deleted
     assert notes.read_text() == "checked by hand"
     assert_only_referenced(vrt_path, sidecar, notes)
+
+
+def test_a_region_update_takes_the_mosaic_s_own_options(vrt_path):
+    """No option repeated: the codec, level, predictor, blocksize, overviews and
+    resampling are the mosaic's, and GDAL reads every level exact."""
+    old, new = mosaic(0), mosaic(1)
+    y, x = slice(64, 128), slice(128, 256)
+    old.tiles.to_vrt(vrt_path, codec="deflate", level=3, predictor=False, blocksize=32,
+                     overviews=LEVELS, resampling="average")
+    region_of(new, y, x).tiles.to_vrt(vrt_path, mode="r+", region="auto")
+    values = with_region(old, new, y, x)
+    np.testing.assert_array_equal(read_with_gdal(vrt_path).values, values)
+    assert_levels_are_downsamples(vrt_path, values, "average", 0)
+    with rasterio.open(vrt_path.parent / f"{vrt_path.stem}_tiles" / tile_sources(vrt_path)[
+            "r1_c2.tif"] / "r1_c2.tif") as tile:
+        assert (tile.compression.name, tile.block_shapes[0]) == ("deflate", (32, 32))
+        assert tile.tags(ns="IMAGE_STRUCTURE").get("PREDICTOR", "1") == "1"
+
+
+def test_options_given_as_the_mosaic_has_them_are_no_mismatch(vrt_path):
+    old, new = mosaic(0), mosaic(1)
+    old.tiles.to_vrt(vrt_path, overviews="auto", resampling="average")
+    patch = region_of(new, slice(0, 64), slice(0, 64))
+    patch.tiles.to_vrt(vrt_path, mode="r+", region="auto", overviews="auto", codec="ZSTD",
+                       resampling="AVERAGE", blocksize=256, stac=False)
+    values = with_region(old, new, slice(0, 64), slice(0, 64))
+    np.testing.assert_array_equal(read_with_gdal(vrt_path).values, values)
+
+
+def test_what_means_the_same_does_not_block_an_update_and_the_mosaic_keeps_its_bands(
+    vrt_path, tmp_path
+):
+    """A patch read back from a GeoTIFF by rioxarray: scale 1 and offset 0 (none), its
+    band named ``1`` and no description; the mosaic keeps its description and unit."""
+    old = mosaic(0, dtype="float32", nodata=np.nan)
+    old.attrs.update(long_name="elevation", units="m")
+    old.tiles.to_vrt(vrt_path)
+    patch_file = tmp_path / "patch.tif"
+    region_of(mosaic(1, dtype="float32", nodata=np.nan), slice(0, 64), slice(64, 128)) \
+        .rio.write_nodata(float("nan"), encoded=False).rio.to_raster(patch_file)
+    patch = rioxarray.open_rasterio(patch_file)
+    assert (patch.attrs["scale_factor"], patch.attrs["add_offset"]) == (1.0, 0.0)
+    patch.tiles.to_vrt(vrt_path, mode="r+", region="auto")
+    back = read_with_gdal(vrt_path)
+    assert (back.descriptions, back.units) == (("elevation",), ("m",))
+    with rasterio.open(patch_file) as source:
+        np.testing.assert_array_equal(back.values[:, 0:64, 64:128], source.read())
+
+
+def test_a_band_unit_given_differently_is_refused(existing, vrt_path, tmp_path):
+    patch = data(slice(0, 64), slice(0, 64))
+    patch.attrs["units"] = "ft"
+    with pytest.raises(xr_tiles.RegionMismatchError, match=r"band 1 unit: None vs 'ft'"):
+        patch.tiles.to_vrt(vrt_path, mode="r+", region="auto")
+    assert tree(tmp_path) == existing

@@ -24,31 +24,31 @@ class TilesAccessor:
 
     @overload
     def to_vrt(
-        self, path: str | os.PathLike[str], *, codec: str = ..., level: float | None = ...,
+        self, path: str | os.PathLike[str], *, codec: str | None = ..., level: float | None = ...,
         predictor: bool | int | None = ..., scheduler: Any = ..., num_workers: int | None = ...,
-        chunks: Chunks | None = ..., blocksize: int = ..., nodata: float | None = ...,
+        chunks: Chunks | None = ..., blocksize: int | None = ..., nodata: float | None = ...,
         crs: Any = ..., mode: str = ..., region: Region | None = ..., resume: bool = ...,
-        skip_empty: bool = ..., overviews: Overviews | None = ..., resampling: str = ...,
+        skip_empty: bool = ..., overviews: Overviews | None = ..., resampling: str | None = ...,
         durable: bool = ..., storage_options: Mapping[str, Any] | None = ..., progress: bool = ..., compute: Literal[True] = ...,
     ) -> pathlib.Path | str: ...
 
     @overload
     def to_vrt(
-        self, path: str | os.PathLike[str], *, codec: str = ..., level: float | None = ...,
+        self, path: str | os.PathLike[str], *, codec: str | None = ..., level: float | None = ...,
         predictor: bool | int | None = ..., scheduler: Any = ..., num_workers: int | None = ...,
-        chunks: Chunks | None = ..., blocksize: int = ..., nodata: float | None = ...,
+        chunks: Chunks | None = ..., blocksize: int | None = ..., nodata: float | None = ...,
         crs: Any = ..., mode: str = ..., region: Region | None = ..., resume: bool = ...,
-        skip_empty: bool = ..., overviews: Overviews | None = ..., resampling: str = ...,
+        skip_empty: bool = ..., overviews: Overviews | None = ..., resampling: str | None = ...,
         durable: bool = ..., storage_options: Mapping[str, Any] | None = ..., progress: bool = ..., compute: Literal[False],
     ) -> Delayed: ...
 
     @overload
     def to_vrt(
-        self, path: str | os.PathLike[str], *, codec: str = ..., level: float | None = ...,
+        self, path: str | os.PathLike[str], *, codec: str | None = ..., level: float | None = ...,
         predictor: bool | int | None = ..., scheduler: Any = ..., num_workers: int | None = ...,
-        chunks: Chunks | None = ..., blocksize: int = ..., nodata: float | None = ...,
+        chunks: Chunks | None = ..., blocksize: int | None = ..., nodata: float | None = ...,
         crs: Any = ..., mode: str = ..., region: Region | None = ..., resume: bool = ...,
-        skip_empty: bool = ..., overviews: Overviews | None = ..., resampling: str = ...,
+        skip_empty: bool = ..., overviews: Overviews | None = ..., resampling: str | None = ...,
         durable: bool = ..., storage_options: Mapping[str, Any] | None = ..., progress: bool = ..., compute: bool = ...,
     ) -> pathlib.Path | str | Delayed: ...
 
@@ -56,13 +56,13 @@ class TilesAccessor:
         self,
         path: str | os.PathLike[str],
         *,
-        codec: str = "zstd",
+        codec: str | None = None,
         level: float | None = None,
         predictor: bool | int | None = None,
         scheduler: Any = None,
         num_workers: int | None = None,
         chunks: Chunks | None = None,
-        blocksize: int = 256,
+        blocksize: int | None = None,
         nodata: float | None = None,
         crs: Any = None,
         mode: str = "w-",
@@ -70,10 +70,10 @@ class TilesAccessor:
         resume: bool = False,
         skip_empty: bool = False,
         overviews: Overviews | None = None,
-        resampling: str = "nearest",
+        resampling: str | None = None,
         durable: bool = True,
         index: str | None = None,
-        stac: bool = False,
+        stac: bool | None = None,
         storage_options: Mapping[str, Any] | None = None,
         progress: bool = False,
         compute: bool = True,
@@ -93,8 +93,11 @@ class TilesAccessor:
             (``s3://bucket/dem/dem.vrt``); ``xr_tiles.gdal_path`` gives the name GDAL
             reads it by (``/vsis3/bucket/dem/dem.vrt``).
         codec : {"zstd", "deflate", "lzw", "lzma", "packbits", "lerc", "jpeg", "webp", "none"}
-            Compression of every tile (case-insensitive). jpeg and webp hold uint8 only,
-            jpeg 1 or 3 bands, webp 3 or 4.
+            Compression of every tile (case-insensitive); default "zstd". jpeg and webp
+            hold uint8 only, jpeg 1 or 3 bands, webp 3 or 4. With ``mode="r+"``, this and
+            every other tile option (``level``, ``predictor``, ``blocksize``,
+            ``overviews``, ``resampling``, ``index``, ``stac``) defaults to the mosaic's
+            own, and one given differently is refused.
         level : int or float, optional
             Codec level: deflate 1-9, zstd 1-22, lzma 0-9, jpeg/webp quality 1-100 (webp
             without a level is lossless), lerc maximum error (0: lossless).
@@ -109,8 +112,8 @@ class TilesAccessor:
         chunks : int, (int, int) or dict, optional
             Rechunk y/x before writing: each chunk is one tile file. numpy-backed data
             without ``chunks`` is cut into 1024 x 1024 tiles; dask data keeps its chunks.
-        blocksize : int, default 256
-            Internal TIFF tile size in each file, a multiple of 16.
+        blocksize : int, optional
+            Internal TIFF tile size in each file, a multiple of 16; default 256.
         nodata : int or float, optional
             Nodata value; default ``.rio.nodata``, then ``.rio.encoded_nodata``. NaN in
             float data is written as a numeric nodata.
@@ -126,8 +129,9 @@ class TilesAccessor:
             takes it: ``{"y": slice(i0, i1), "x": slice(j0, j1)}``, integer pixels of the
             mosaic, on tile boundaries (the last row and column of tiles may be ragged);
             "auto" finds them from ``obj``'s coordinates; None is the whole mosaic. ``obj``
-            must be on the mosaic's grid, with its CRS, bands, dtypes, nodata and tile
-            options; anything else is refused before any byte is written.
+            must be on the mosaic's grid, with its CRS, band count, dtypes, nodata, scale
+            and offset; anything else is refused before any byte is written. The mosaic
+            keeps its own band descriptions, units, colours and metadata.
         resume : bool, default False
             Continue a write that was killed or failed, with the same input (its dask
             token) and options: only the tiles it did not finish are written, and the
@@ -147,12 +151,12 @@ class TilesAccessor:
             block in memory, in the same pass. Levels match a downsample of the whole
             raster exactly where chunk sizes are multiples of the factor (otherwise a
             warning says which factors do not).
-        resampling : {"nearest", "average", "mode", "min", "max"}, default "nearest"
+        resampling : {"nearest", "average", "mode", "min", "max"}, optional
             How an overview pixel is made from its window (GDAL's names, any case, or
             rasterio's ``Resampling``; ignored without overviews): "nearest" takes the
             window's centre pixel, as GDAL's reads at reduced resolution do; the others
             leave nodata and NaN out (a window of nodata only gives nodata). "mode" is for
-            classes, not float data.
+            classes, not float data. Default "nearest".
         durable : bool, default True
             Flush the tiles to disk (one ``syncfs`` of the filesystem, or an ``fsync`` per
             file written by a distributed worker) before the VRT names them, so that a
@@ -163,12 +167,13 @@ class TilesAccessor:
             the VRT (a GeoPackage: one footprint and location a tile, the overview levels
             as layers), which GDAL >= 3.9 opens in milliseconds at any tile count and
             reads as the VRT. Needs one dtype for all bands and a north-up grid with a CRS.
-        stac : bool, default False
+        stac : bool, optional
             Also write a static STAC Collection, ``<stem>_stac/collection.json``, with one
             Item a tile, ``<stem>_tiles/<write id>/r<row>_c<col>.json`` beside the tile's
             file (projection, raster and file extensions; footprints in WGS84), which
             ``odc.stac.load`` and ``stackstac`` load back; the VRT is an asset of the
             Collection. Items' time: the data's ``time`` coordinate, else the write's.
+            Default False.
         storage_options : dict, optional
             Options for the fsspec filesystem of a URL ``path`` (``s3://``, ``gs://``,
             ``az://``, ``memory://``), as xarray's ``to_zarr`` takes them: credentials,

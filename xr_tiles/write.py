@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import pathlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal, overload
 
 import dask.base
@@ -25,6 +25,8 @@ from .geotags import geotiff_tags
 from .graph import compute_write, write_graph
 from .index.catalogues import check_stac, stac_times
 from .index.mosaic import MosaicJob
+from .index.vrt import mosaic_looks
+from .inherited import new_options, region_options
 from .options import (
     Chunks,
     Overviews,
@@ -36,6 +38,7 @@ from .options import (
     check_progress,
     check_resampling_fits,
     check_skip_empty,
+    parse_flag,
     parse_options,
 )
 from .overviews import auto_factors, merged_factors
@@ -44,45 +47,45 @@ from .plan import TilePlan
 from .region import Region as RegionFit
 from .region import fit_region
 from .scheduling import Scheduler, check_scheduler, check_store_reachable, resolve_scheduler
-from .source import BandGroup, Raster, read_raster, rechunked
+from .source import Band, BandGroup, Raster, read_raster, rechunked
 from .store import Commit, CommitPlan, Existing, Store, inspect, plan_commit, store_for
 
 
 @overload
 def to_vrt(
-    obj: xr.DataArray | xr.Dataset, path: str | os.PathLike[str], *, codec: str = ...,
+    obj: xr.DataArray | xr.Dataset, path: str | os.PathLike[str], *, codec: str | None = ...,
     level: float | None = ..., predictor: bool | int | None = ..., scheduler: Any = ...,
-    num_workers: int | None = ..., chunks: Chunks | None = ..., blocksize: int = ...,
+    num_workers: int | None = ..., chunks: Chunks | None = ..., blocksize: int | None = ...,
     nodata: float | None = ..., crs: Any = ..., mode: str = ..., region: Region | None = ...,
     resume: bool = ..., skip_empty: bool = ..., overviews: Overviews | None = ...,
-    resampling: str = ..., durable: bool = ...,
-    storage_options: Mapping[str, Any] | None = ..., progress: bool = ...,
+    resampling: str | None = ..., durable: bool = ..., index: str | None = ...,
+    stac: bool | None = ..., storage_options: Mapping[str, Any] | None = ..., progress: bool = ...,
     compute: Literal[True] = ...,
 ) -> pathlib.Path | str: ...
 
 
 @overload
 def to_vrt(
-    obj: xr.DataArray | xr.Dataset, path: str | os.PathLike[str], *, codec: str = ...,
+    obj: xr.DataArray | xr.Dataset, path: str | os.PathLike[str], *, codec: str | None = ...,
     level: float | None = ..., predictor: bool | int | None = ..., scheduler: Any = ...,
-    num_workers: int | None = ..., chunks: Chunks | None = ..., blocksize: int = ...,
+    num_workers: int | None = ..., chunks: Chunks | None = ..., blocksize: int | None = ...,
     nodata: float | None = ..., crs: Any = ..., mode: str = ..., region: Region | None = ...,
     resume: bool = ..., skip_empty: bool = ..., overviews: Overviews | None = ...,
-    resampling: str = ..., durable: bool = ...,
-    storage_options: Mapping[str, Any] | None = ..., progress: bool = ...,
+    resampling: str | None = ..., durable: bool = ..., index: str | None = ...,
+    stac: bool | None = ..., storage_options: Mapping[str, Any] | None = ..., progress: bool = ...,
     compute: Literal[False],
 ) -> Delayed: ...
 
 
 @overload
 def to_vrt(
-    obj: xr.DataArray | xr.Dataset, path: str | os.PathLike[str], *, codec: str = ...,
+    obj: xr.DataArray | xr.Dataset, path: str | os.PathLike[str], *, codec: str | None = ...,
     level: float | None = ..., predictor: bool | int | None = ..., scheduler: Any = ...,
-    num_workers: int | None = ..., chunks: Chunks | None = ..., blocksize: int = ...,
+    num_workers: int | None = ..., chunks: Chunks | None = ..., blocksize: int | None = ...,
     nodata: float | None = ..., crs: Any = ..., mode: str = ..., region: Region | None = ...,
     resume: bool = ..., skip_empty: bool = ..., overviews: Overviews | None = ...,
-    resampling: str = ..., durable: bool = ...,
-    storage_options: Mapping[str, Any] | None = ..., progress: bool = ...,
+    resampling: str | None = ..., durable: bool = ..., index: str | None = ...,
+    stac: bool | None = ..., storage_options: Mapping[str, Any] | None = ..., progress: bool = ...,
     compute: bool = ...,
 ) -> pathlib.Path | str | Delayed: ...
 
@@ -91,13 +94,13 @@ def to_vrt(
     obj: xr.DataArray | xr.Dataset,
     path: str | os.PathLike[str],
     *,
-    codec: str = "zstd",
+    codec: str | None = None,
     level: float | None = None,
     predictor: bool | int | None = None,
     scheduler: Any = None,
     num_workers: int | None = None,
     chunks: Chunks | None = None,
-    blocksize: int = 256,
+    blocksize: int | None = None,
     nodata: float | None = None,
     crs: Any = None,
     mode: str = "w-",
@@ -105,10 +108,10 @@ def to_vrt(
     resume: bool = False,
     skip_empty: bool = False,
     overviews: Overviews | None = None,
-    resampling: str = "nearest",
+    resampling: str | None = None,
     durable: bool = True,
     index: str | None = None,
-    stac: bool = False,
+    stac: bool | None = None,
     storage_options: Mapping[str, Any] | None = None,
     progress: bool = False,
     compute: bool = True,
@@ -117,19 +120,24 @@ def to_vrt(
     vrt_path = parse_path(path, storage_options)
     store_options = parse_storage_options(storage_options)
     check_progress(progress, compute)
+    given = {
+        "codec": codec, "level": level, "predictor": predictor, "blocksize": blocksize,
+        "overviews": overviews, "resampling": resampling, "index": index, "stac": stac,
+    }
+    store = store_for(vrt_path, store_options, durable=parse_flag("durable", durable))
+    existing = inspect(store)
     options = parse_options(
-        codec=codec, level=level, predictor=predictor, chunks=chunks, blocksize=blocksize,
-        nodata=nodata, crs=crs, mode=mode, skip_empty=skip_empty, overviews=overviews,
-        resampling=resampling, region=region, resume=resume, durable=durable, index=index,
-        stac=stac,
+        **_tile_options(given, mode, store, existing), chunks=chunks, nodata=nodata,
+        crs=crs, mode=mode, skip_empty=skip_empty, region=region, resume=resume,
+        durable=durable,
     )
     check_scheduler(scheduler, num_workers)
     configured_tiles_per_task()  # checked before any I/O, lazy writes too
     check_store_reachable(vrt_path, scheduler)
     raster = read_raster(obj, options)
-    store = store_for(vrt_path, store_options, durable=options.durable)
-    existing = inspect(store)
     update = _region_update(raster, store, existing, options) if options.mode == "r+" else None
+    if update is not None:
+        raster = _as_mosaic_bands(raster, existing.vrt_text)
     if update is not None:
         raster = rechunked(raster, *update.chunks)
     plan = _tile_plan(raster, options, store, update)
@@ -201,6 +209,41 @@ class Update:
         return self.published.overviews
 
 
+def _tile_options(
+    given: Mapping[str, Any], mode: str, store: Store, existing: Existing
+) -> dict[str, Any]:
+    """The options given, else the defaults; a region update's, else the mosaic's."""
+    published = existing.published
+    if mode != "r+" or published is None:
+        return new_options(given)
+    grid = published.identity[state.GRID]
+    shape = (sum(grid["y_chunks"]), sum(grid["x_chunks"]))
+    return region_options(given, published.identity[state.TILES], shape, store.where())
+
+
+def _as_mosaic_bands(raster: Raster, vrt_text: str | None) -> Raster:
+    """A region update keeps the mosaic's metadata and the bands' descriptions, units,
+    metadata and colours (a patch read back from a GeoTIFF has lost them)."""
+    if vrt_text is None:
+        return raster
+    metadata, looks = mosaic_looks(vrt_text)
+    if len(looks) != len(raster.band_order):
+        return raster  # the band check says what differs
+    by_group: dict[int, dict[int, Band]] = {}
+    for look, (group, index) in zip(looks, raster.band_order, strict=True):
+        band = raster.groups[group].bands[index]
+        by_group.setdefault(group, {})[index] = replace(
+            band, description=look.description, metadata=look.metadata,
+            unit=look.unit if band.unit is None else band.unit,
+            color_interp=look.color_interp, color_table=look.color_table,
+        )
+    groups = tuple(
+        replace(group, bands=tuple(by_group[number][i] for i in range(len(group.bands))))
+        for number, group in enumerate(raster.groups)
+    )
+    return replace(raster, groups=groups, metadata=metadata)
+
+
 def _region_update(
     raster: Raster, store: Store, existing: Existing, options: WriteOptions
 ) -> Update:
@@ -239,7 +282,10 @@ def _region_update(
 def _check_fits(store: Store, update: Update, identity: Mapping[str, Any]) -> None:
     """The data's bands, CRS and tile options must be the mosaic's."""
     mosaic = update.published.identity
-    found = state.differences(mosaic, identity, [state.TILES, state.BANDS])
+    found = [_in_words(text) for text in state.differences(mosaic, identity, [state.TILES])]
+    found += [_in_words(text) for text in state.differences(
+        {state.BANDS: _compared(mosaic[state.BANDS])},
+        {state.BANDS: _compared(identity[state.BANDS])}, [state.BANDS])]
     crs = [grid[state.GRID]["crs"] for grid in (mosaic, identity)]
     if (crs[0] is None) != (crs[1] is None) or (
         crs[0] is not None and CRS.from_wkt(crs[0]) != CRS.from_wkt(crs[1])
@@ -248,9 +294,24 @@ def _check_fits(store: Store, update: Update, identity: Mapping[str, Any]) -> No
     if found:
         raise RegionMismatchError(
             f"mode='r+': the data does not fit the mosaic {store.where()} (mosaic vs data): "
-            f"{'; '.join(found)}; write it as the mosaic is (the same options, bands and "
-            "CRS), or replace the mosaic with mode='w'"
+            f"{'; '.join(found)}; cast or describe the data as the mosaic is, or replace "
+            "the mosaic with mode='w'"
         )
+
+
+def _compared(bands: Any) -> list[dict[str, Any]]:
+    """What a band must share with the mosaic's: not its description, which the mosaic
+    keeps, nor which file holds it (that follows from the rest)."""
+    return [{key: value for key, value in band.items() if key not in ("description", "file")}
+            for band in bands]
+
+
+def _in_words(difference: str) -> str:
+    """``bands[2].dtype: ...`` as ``band 2 dtype: ...``; a tile option by its name."""
+    name, _, rest = difference.partition(": ")
+    name = name.replace("tiles.predictors", "predictor").replace("tiles.merged", "overviews")
+    name = name.removeprefix("tiles.").replace("bands[", "band ").replace("].", " ")
+    return f"{name}: {rest}"
 
 
 def _crs_name(wkt: str | None) -> str:

@@ -135,6 +135,37 @@ def block_xml(
     return _serialised(root, texts)
 
 
+def mosaic_looks(vrt_text: str) -> tuple[dict[str, str], list[Band]]:
+    """What a VRT shows of its data beyond the pixels: its metadata, and each band's
+    description, unit, metadata and colours (in ``Band``s whose other fields are not
+    read: their dtype is a placeholder)."""
+    root = ET.fromstring(vrt_text)
+    bands = []
+    for element in root.iterfind("VRTRasterBand"):
+        table = element.find("ColorTable")
+        bands.append(Band(
+            dtype=np.dtype("uint8"), nodata=None,
+            description=element.findtext("Description"),
+            unit=element.findtext("UnitType"),
+            metadata=_items(element),
+            color_interp=element.findtext("ColorInterp"),
+            color_table=None if table is None else tuple(
+                tuple(int(entry.get(f"c{i}", 255)) for i in range(1, 5))  # type: ignore[misc]
+                for entry in table.iterfind("Entry")
+            ),
+        ))
+    return _items(root), bands
+
+
+def _items(element: ET.Element) -> dict[str, str]:
+    """An element's metadata of the default domain."""
+    return {
+        str(item.get("key")): item.text or ""
+        for metadata in element.iterfind("Metadata") if metadata.get("domain") is None
+        for item in metadata.iterfind("MDI")
+    }
+
+
 def sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
     element = ET.SubElement(parent, tag, attrs)
     element.text = text

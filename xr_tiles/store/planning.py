@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import state
 from ..errors import InvalidOptionError, OutputExistsError
-from .layout import beside, is_own_file, is_partial, new_write_id
+from .layout import beside, is_tile, new_write_id
 from .listing import Listing, WriteEntry
 from .liveness import check_conflicts, may_be_running
 
@@ -28,6 +28,7 @@ class Existing:
     published: state.Published | None  # what an xr_tiles VRT says of itself
     foreign: str | None  # why a VRT that is there is not an xr_tiles mosaic
     listing: Listing
+    vrt_text: str | None = None  # the VRT itself
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ def inspect(store: Store) -> Existing:
             published = state.published(text, store.root_name, store.read)
         except state.ForeignVrtError as error:
             foreign = str(error)
-    return Existing(version, published, foreign, store.list_root())
+    return Existing(version, published, foreign, store.list_root(), text)
 
 
 def plan_commit(
@@ -79,8 +80,7 @@ def _intact(store: Store, write_id: str) -> frozenset[str]:
     was never flushed with fewer bytes than written (none, with delayed allocation):
     such tiles are written again."""
     # Level files are put again at the publish: only tiles count.
-    names = {name for name in store.files(write_id) if is_own_file(name) and "/" not in name
-             and not is_partial(name) and name.endswith(".tif")}
+    names = {name for name in store.files(write_id) if is_tile(name)}
     damaged = {name for name in names if not store.intact(write_id, name)}
     if damaged:
         logger.warning("%s: %d kept files are cut short (%s); writing them again",
