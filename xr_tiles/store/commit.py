@@ -7,9 +7,10 @@ stores differ only in their primitives (``local``, ``objectstore``).
 1. A write puts a manifest, ``<stem>_tiles/<write id>.json`` (who writes, and what),
    then its tiles and overview files under a folder of its own, ``<write id>/``. Nothing
    is ever modified once written.
-2. It makes them durable, then publishes the VRT in one atomic step, conditional on the
-   VRT being still the one it found: until then a reader finds the old output, from then
-   on the new one.
+2. It makes them durable, deletes GDAL's sidecars of the VRT (a user's ``.ovr`` pyramids,
+   ``.aux.xml``, ``.msk``: they describe the old mosaic), then publishes the VRT in one
+   atomic step, conditional on the VRT being still the one it found: until then a reader
+   finds the old output, from then on the new one.
 3. Then what it publishes beside the VRT, each in one step: a tile index
    (``<stem>.gti.gpkg``) and a STAC Collection (``<stem>_stac/collection.json``), staged
    in its folder; those of earlier writes it has not are deleted.
@@ -35,7 +36,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import WriteConflictError
-from .layout import beside, is_own_file
+from .layout import beside, is_own_file, sidecars
 from .listing import Listing, WriteEntry
 from .liveness import check_conflicts, may_be_running
 from .lock import PathLock
@@ -146,6 +147,7 @@ class Commit:
                 store.put(self.write_id, name, data)
             self._check_whole(referenced.get(self.write_id, set()))
             store.flush(self.write_id)
+            self._drop_sidecars()
             self._put_vrt(vrt_text)
             self._publish_beside({name for name, _ in files})
             self._stop_heartbeat()  # before deleting: a late beat would bring a manifest back
@@ -220,6 +222,17 @@ class Commit:
             if name in staged:
                 store.publish_beside(self.write_id, name, target)
             elif store.exists_beside(target):
+                store.delete_beside(target)
+
+    def _drop_sidecars(self) -> None:
+        """GDAL's sidecars of the VRT (a user's ``gdaladdo`` pyramids, statistics, a
+        mask) describe the mosaic they were made of, and GDAL would serve them for the new
+        one: they go just before it is published. The old mosaic keeps them while this
+        write runs, and without them reads the same pixels (reduced reads from its own
+        overviews or its full resolution): at no instant stale data."""
+        store = self.store
+        for target in sidecars(store.root_name):
+            if store.exists_beside(target):
                 store.delete_beside(target)
 
     def _vrt_names_this_write(self) -> bool:

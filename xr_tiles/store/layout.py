@@ -38,8 +38,10 @@ _ENTRY = re.compile(
     rf"|(?P<aborted>{_ID})\.aborted"
 )
 _PARTIAL_FILE = re.compile(rf"\..+\.[0-9]+-[0-9]+\{PARTIAL_SUFFIX}")
+_TILE = r"r[0-9]+_c[0-9]+(?:_part[0-9]+)?\.tif"
+_TILE_FILE = re.compile(_TILE)
 _OWN_FILE = re.compile(
-    r"(?:r[0-9]+_c[0-9]+(?:_part[0-9]+)?\.tif"
+    rf"(?:{_TILE}"
     r"|overviews/overview_[0-9]+(?:(?:_part[0-9]+)?\.tif|\.vrt)"
     r"|index/b[0-9]+_[0-9]+(?:_overview_[0-9]+)?\.vrt"
     r"|r[0-9]+_c[0-9]+\.json"
@@ -106,6 +108,23 @@ def is_own_file(name: str) -> bool:
     return _OWN_FILE.fullmatch(name) is not None or is_partial(name.rsplit("/", 1)[-1])
 
 
+def is_tile(name: str) -> bool:
+    """A whole tile in a write's folder: what a resumed write keeps."""
+    return _TILE_FILE.fullmatch(name) is not None
+
+
 def is_partial(name: str) -> bool:
     """A file left half-written in a write's folder (a process died writing it)."""
     return _PARTIAL_FILE.fullmatch(name) is not None
+
+
+# GDAL's own files beside a dataset: external overviews (gdaladdo, QGIS's pyramids), its
+# PAM (.aux.xml: statistics, histograms) and an external mask.
+SIDECAR_SUFFIXES = (".ovr", ".aux.xml", ".msk")
+
+
+def sidecars(root_name: str) -> list[str]:
+    """The names of GDAL's sidecars of the VRT, beside it: they describe the mosaic they
+    were made of, and GDAL would serve them for any later one."""
+    vrt = root_name.removesuffix("_tiles") + ".vrt"
+    return [vrt + suffix for suffix in SIDECAR_SUFFIXES]
