@@ -348,3 +348,23 @@ def test_a_dataarray_made_from_a_dask_array_has_no_band_description(vrt_path):
                          coords={"y": 63.5 - np.arange(64), "x": 0.5 + np.arange(64)})
     assert array.name == values.name
     assert read_with_gdal(array.tiles.to_vrt(vrt_path)).descriptions == (None,)
+
+
+@pytest.mark.parametrize("scale", [pytest.param(0.01, id="scaled"), pytest.param(None, id="masked")])
+def test_packed_integers_xarray_decoded_are_written_as_gdal_reads_the_file(scale, tmp_path):
+    """``xr.open_dataset`` decodes CF packed integers to floats (NaN for _FillValue);
+    written as their encoding says, the mosaic reads as GDAL reads the NetCDF file."""
+    raw = make_raster((40, 48), "int16", chunks=16)
+    raw = raw.where(raw % 7 != 0, -999).astype("int16").rio.write_crs("EPSG:32633").rio.write_coordinate_system()
+    raw.attrs.update(_FillValue=np.int16(-999), units="degree_C")
+    if scale is not None:
+        raw.attrs.update(scale_factor=np.float32(scale), add_offset=np.float32(1.5))
+    path = tmp_path / "packed.nc"
+    raw.to_dataset(name="sst").to_netcdf(path, engine="h5netcdf")
+    decoded = xr.open_dataset(path, decode_coords="all", chunks={})["sst"]
+    assert decoded.dtype.kind == "f"
+    vrt = decoded.tiles.to_vrt(tmp_path / "packed.vrt")
+    with rasterio.open(vrt) as back, rasterio.open(f"netcdf:{path}:sst") as gdal:
+        assert (back.dtypes, back.nodata, back.units) == (gdal.dtypes, gdal.nodata, gdal.units)
+        assert (back.scales, back.offsets) == (gdal.scales, gdal.offsets)
+        np.testing.assert_array_equal(back.read(), gdal.read())

@@ -13,6 +13,7 @@ import xarray as xr
 from affine import Affine
 from rasterio.crs import CRS
 from rioxarray.exceptions import RioXarrayError
+from xarray.conventions import encode_cf_variable
 
 from .colors import ColorTable, band_colors
 from .errors import UnsupportedDTypeError, UnsupportedInputError
@@ -183,7 +184,20 @@ def _checked_variable(var: xr.DataArray, y_dim: Hashable, x_dim: Hashable) -> xr
             "or float type (bool is written as uint8, float16 as float32)"
         )
     band_dims = [dim for dim in var.dims if dim not in (y_dim, x_dim)]
-    return var.transpose(*band_dims, y_dim, x_dim)
+    return _packed(var.transpose(*band_dims, y_dim, x_dim))
+
+
+def _packed(var: xr.DataArray) -> xr.DataArray:
+    """Integers xarray decoded to floats (CF ``scale_factor``, ``add_offset``,
+    ``_FillValue``) packed again as their ``encoding`` says, lazily, as ``to_netcdf``
+    would: the integers GDAL reads from the file, with its scale, offset and nodata."""
+    encoding = var.encoding
+    stored = encoding.get("dtype")
+    packing = {"scale_factor", "add_offset", "_FillValue", "missing_value"} & set(encoding)
+    if var.dtype.kind != "f" or stored is None or np.dtype(stored).kind not in "iu" or not packing:
+        return var
+    encoded = encode_cf_variable(var.variable, name=var.name)
+    return xr.DataArray(encoded, coords=var.coords, name=var.name)
 
 
 def _north_up(
