@@ -146,3 +146,22 @@ def test_palette_and_rgb_colours_come_back_as_gdal_reads_them(tmp_path):
     bgr = rioxarray.open_rasterio(rgb).isel(band=[2, 1, 0])
     with rasterio.open(bgr.tiles.to_vrt(tmp_path / "bgr.vrt")) as back:
         assert [c.name for c in back.colorinterp] == ["blue", "green", "red"]
+
+
+@pytest.mark.parametrize("wrap", [pytest.param(False, id="0-360"), pytest.param(True, id="wrapping")])
+def test_longitudes_0_to_360_and_wrapping_ones_land_where_gdal_puts_them(wrap, tmp_path, vrt_path):
+    """float32 degrees, ascending latitudes: GDAL's netCDF driver is the oracle."""
+    lon = np.arange(300.05, 372.0, 0.1) % 360 if wrap else np.arange(0.05, 72.0, 0.1)
+    lat = np.arange(30.05, 40.0, 0.1)
+    data = np.arange(lat.size * lon.size, dtype="float32").reshape(lat.size, lon.size)
+    dataset = xr.Dataset(
+        {"t": (("lat", "lon"), data)},
+        coords={"lat": ("lat", lat.astype("float32"), {"units": "degrees_north"}),
+                "lon": ("lon", lon.astype("float32"), {"units": "degrees_east"})})
+    path = tmp_path / "grid.nc"
+    dataset.to_netcdf(path, engine="h5netcdf")
+    opened = xr.open_dataset(path, chunks={})["t"]
+    back = read_with_gdal(opened.tiles.to_vrt(vrt_path, crs="EPSG:4326"))
+    with rasterio.open(f"netcdf:{path}:t") as gdal:
+        assert back.transform.almost_equals(gdal.transform, precision=1e-9 * 0.1)
+        np.testing.assert_array_equal(back.values, gdal.read())

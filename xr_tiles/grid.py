@@ -50,7 +50,8 @@ def transform_of(obj: Xarray, y_dim: Hashable, x_dim: Hashable, crs: CRS | None)
     _check_curvilinear(obj, y_dim, x_dim)
     for dim in (y_dim, x_dim):
         if dim in obj.coords and obj.sizes[dim] > 1:
-            _check_regular(np.asarray(obj[dim].values, dtype="float64"), dim)
+            _check_regular(np.asarray(obj[dim].values), dim, x_dim == dim and _wraps(obj, dim, crs))
+    obj = _unwrapped(obj, y_dim, x_dim) if _wraps(obj, x_dim, crs) else obj
     computed: Affine = obj.rio.transform(recalc=True)
     scale = (_unit_factor(obj, x_dim, crs), _unit_factor(obj, y_dim, crs))
     computed = Affine.scale(*scale) * computed
@@ -101,28 +102,56 @@ def _exact(stored: Affine, computed: Affine) -> Affine | None:
     return stored * Affine.translation(round(col), round(row))
 
 
+def _wraps(obj: Xarray, x_dim: Hashable, crs: CRS | None) -> bool:
+    """Longitudes that wrap from 360 to 0 once (a 0-360 grid cut at Greenwich)."""
+    if x_dim not in obj.coords or obj.sizes[x_dim] < 3 or (crs is not None and crs.is_projected):
+        return False
+    values = np.asarray(obj[x_dim].values, dtype="float64")
+    inside = bool(np.all(values >= 0) and np.all(values <= 360))
+    return inside and np.count_nonzero(np.diff(values) < -180) == 1
+
+
+def _unwrapped(obj: Xarray, y_dim: Hashable, x_dim: Hashable) -> Xarray:
+    """Wrapping longitudes as GDAL's netCDF driver reads them: those past 180 less 360."""
+    values = np.asarray(obj[x_dim].values, dtype="float64")
+    coord = obj[x_dim].copy(data=np.where(values >= 180, values - 360, values))
+    return obj.assign_coords({x_dim: coord}).rio.set_spatial_dims(x_dim=x_dim, y_dim=y_dim)
+
+
 def _check_curvilinear(obj: Xarray, y_dim: Hashable, x_dim: Hashable) -> None:
     """y/x without coordinates of their own, placed by 2-D coordinates on them."""
     if {y_dim, x_dim} <= set(obj.coords) or stored_transform(obj) is not None:
         return
+    check_not_curvilinear(obj, (y_dim, x_dim))
+
+
+def check_not_curvilinear(obj: Xarray, dims: tuple[Hashable, Hashable] | None = None) -> None:
+    """Refuse data placed by 2-D coordinates (on ``dims``, or on any two dims) in one line."""
     planes = [
-        str(name) for name, coord in obj.coords.items()
-        if coord.ndim == 2 and set(coord.dims) == {y_dim, x_dim}
+        (str(name), coord.dims) for name, coord in obj.coords.items()
+        if coord.ndim == 2 and (dims is None or set(coord.dims) == set(dims))
     ]
     if planes:
+        on = planes[0][1]
         raise UnsupportedInputError(
-            f"the data is on a curvilinear grid: ({y_dim!r}, {x_dim!r}) have no coordinates "
-            f"of their own and 2-D coordinates {', '.join(map(repr, planes))} place each "
-            "pixel, which no geotransform can; regrid it onto a regular grid first (e.g. "
-            "xESMF, or rioxarray's .rio.reproject with its GCPs), or give y and x 1-D "
-            "coordinates and a CRS where the grid is regular in a projection"
+            f"the data is on a curvilinear grid: {', '.join(repr(n) for n, _ in planes)} "
+            f"place each pixel of ({on[0]!r}, {on[1]!r}) by 2-D coordinates, which no "
+            "geotransform can; regrid it onto a regular grid first (e.g. xESMF, or "
+            "rioxarray's .rio.reproject with its GCPs), or give the grid 1-D coordinates "
+            "and a CRS where it is regular in a projection"
         )
 
 
-def _check_regular(coord: np.ndarray, dim: Hashable) -> None:
-    steps = np.diff(coord)
+def _check_regular(coord: np.ndarray, dim: Hashable, wraps: bool = False) -> None:
+    """Evenly spaced, as far as the coordinates' precision tells: float32 degrees near 90
+    are 4e-6 apart, a tenth of a percent of a 0.083-degree pixel (GDAL reads such grids).
+    ``wraps``: longitudes past 180 are less 360."""
+    values = coord.astype("float64")
+    steps = np.diff(np.where(values >= 180, values - 360, values) if wraps else values)
+    precision = np.finfo(coord.dtype).eps if coord.dtype.kind == "f" else 0.0
+    tolerance = max(1e-5 * abs(steps[0]), 4 * precision * float(np.abs(values).max()))
     monotonic = bool(np.all(steps > 0) or np.all(steps < 0))
-    if not monotonic or not np.allclose(steps, steps[0], rtol=1e-5, atol=0):
+    if not monotonic or not np.allclose(steps, steps[0], rtol=0, atol=tolerance):
         raise UnsupportedInputError(
             f"coordinate {dim!r} must be evenly spaced and monotonic to form a GDAL "
             "geotransform; interpolate to a regular grid first (e.g. .interp or .rio.reproject)"

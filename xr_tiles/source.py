@@ -17,7 +17,7 @@ from xarray.conventions import encode_cf_variable
 
 from .colors import ColorTable, band_colors
 from .errors import UnsupportedDTypeError, UnsupportedInputError
-from .grid import is_south_up, transform_of
+from .grid import check_not_curvilinear, is_south_up, transform_of
 from .options import DEFAULT_NUMPY_CHUNK, WriteOptions, check_nodata_fits
 
 SPATIAL_DIM_NAMES = (("x", "y"), ("lon", "lat"), ("longitude", "latitude"))
@@ -149,6 +149,7 @@ def _with_spatial_dims(obj: Xarray) -> tuple[Xarray, Hashable, Hashable]:
     for x_dim, y_dim in SPATIAL_DIM_NAMES:
         if {x_dim, y_dim} <= set(obj.dims):
             return obj.rio.set_spatial_dims(x_dim=x_dim, y_dim=y_dim), y_dim, x_dim
+    check_not_curvilinear(obj)
     raise UnsupportedInputError(
         f"no spatial dimensions found among {tuple(obj.dims)}: name them x/y, lon/lat or "
         "longitude/latitude, or call .rio.set_spatial_dims(x_dim=..., y_dim=...)"
