@@ -51,6 +51,9 @@ class TileSpec:
     overviews: tuple[int, ...] = ()  # factors, ascending powers of two
     resampling: str = "nearest"
     lossless: bool = True  # decoding a tile gives its pixels back exactly
+    # NaN marks what nodata is (decoded data, an explicit nodata): stored as nodata. Raw
+    # data's NaN with another nodata are values, kept as GDAL reads them.
+    nan_is_nodata: bool = True
 
     def internal_tile(self, height: int, width: int) -> tuple[int, int]:
         """``blocksize``, or the smallest multiple of 16 covering a smaller block."""
@@ -194,13 +197,15 @@ def _write_page(
 
 
 def _stored_pixels(blocks: Sequence[Any], spec: TileSpec) -> np.ndarray:
-    """Host memory, (band, y, x), in the stored dtype, NaN replaced by a numeric nodata."""
+    """Host memory, (band, y, x), in the stored dtype, NaN replaced by a numeric nodata
+    where NaN marks nodata."""
     planes = [_on_host(block) for block in blocks]
     planes = [plane[np.newaxis] if plane.ndim == 2 else plane for plane in planes]
     pixels = planes[0] if len(planes) == 1 else np.concatenate(planes)
     if pixels.dtype != spec.dtype:
         pixels = pixels.view(np.uint8) if pixels.dtype == bool else pixels.astype(spec.dtype)
-    if spec.dtype.kind == "f" and spec.nodata is not None and not np.isnan(spec.nodata):
+    nodata = spec.nodata
+    if spec.dtype.kind == "f" and spec.nan_is_nodata and nodata is not None and not np.isnan(nodata):
         missing = np.isnan(pixels)
         if missing.any():
             pixels = np.where(missing, spec.dtype.type(spec.nodata), pixels)

@@ -51,6 +51,8 @@ class Band:
     metadata: Mapping[str, str] = field(default_factory=dict)
     color_interp: str | None = None  # as GDAL names it: Gray, Palette, Red...
     color_table: ColorTable | None = None
+    # NaN in the data marks nodata (decoded data, or nodata given), not values as stored.
+    nan_is_nodata: bool = True
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -67,6 +69,10 @@ class BandGroup:
     @property
     def nodata(self) -> float | None:
         return self.bands[0].nodata
+
+    @property
+    def nan_is_nodata(self) -> bool:
+        return self.bands[0].nan_is_nodata
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -253,10 +259,14 @@ def _requested_chunks(chunks: Any, y_dim: Hashable, x_dim: Hashable) -> dict[Has
 
 def _bands_of(var: xr.DataArray, nodata: float | None) -> list[Band]:
     dtype = STORED_DTYPES.get(np.dtype(var.dtype), np.dtype(var.dtype))
+    nan_is_nodata = True
     if nodata is None:
         # rioxarray reports NaN as the nodata of data it decoded; the encoded value is the real one.
         encoded = var.rio.encoded_nodata
         nodata = encoded if encoded is not None else var.rio.nodata
+        # A file's raw data as stored (its nodata an attribute): NaN there are values that
+        # GDAL reads as NaN, not nodata. In data made in memory NaN means missing.
+        nan_is_nodata = encoded is not None or not var.encoding.get("source")
     nodata = None if nodata is None else _as_number(nodata, dtype)
     check_nodata_fits(nodata, dtype)
     attrs = var.attrs
@@ -266,7 +276,8 @@ def _bands_of(var: xr.DataArray, nodata: float | None) -> list[Band]:
     colors = band_colors(var, len(descriptions))
     return [
         Band(dtype=dtype, nodata=nodata, description=text, scale=scale, offset=offset,
-             unit=unit, color_interp=color.interp, color_table=color.table)
+             unit=unit, color_interp=color.interp, color_table=color.table,
+             nan_is_nodata=nan_is_nodata)
         for text, color in zip(descriptions, colors, strict=True)
     ]
 
@@ -337,10 +348,10 @@ def _group_by_storage(
     described: list[tuple[xr.DataArray, list[Band]]],
 ) -> tuple[tuple[BandGroup, ...], tuple[tuple[int, int], ...]]:
     """Bands sharing dtype and nodata share a file; VRT band order stays the input's."""
-    members: dict[tuple[str, str], tuple[list[Any], list[Band]]] = {}
+    members: dict[tuple[str, str, bool], tuple[list[Any], list[Band]]] = {}
     band_order = []
     for var, bands in described:
-        key = (bands[0].dtype.name, repr(bands[0].nodata))
+        key = (bands[0].dtype.name, repr(bands[0].nodata), bands[0].nan_is_nodata)
         arrays, group_bands = members.setdefault(key, ([], []))
         group_index = list(members).index(key)
         band_order += [(group_index, len(group_bands) + i) for i in range(len(bands))]

@@ -466,6 +466,7 @@ def _tile_spec(
         overviews=factors,
         resampling=options.resampling,
         lossless=codec.is_lossless(options.level),
+        nan_is_nodata=group.nan_is_nodata,
     )
 
 
