@@ -18,6 +18,7 @@ from xarray.conventions import encode_cf_variable
 from .colors import ColorTable, band_colors
 from .errors import UnsupportedDTypeError, UnsupportedInputError
 from .grid import check_not_curvilinear, is_south_up, transform_of
+from .netcdf_source import netcdf_reading, same_crs
 from .options import DEFAULT_NUMPY_CHUNK, WriteOptions, check_nodata_fits
 
 SPATIAL_DIM_NAMES = (("x", "y"), ("lon", "lat"), ("longitude", "latitude"))
@@ -30,7 +31,7 @@ GDAL_DTYPES = frozenset(
 )
 # Attributes that become band fields of their own, or that only describe the encoding.
 RESERVED_ATTRS = frozenset({
-    "scale_factor", "add_offset", "units", "long_name", "_FillValue", "missing_value",
+    "scale_factor", "add_offset", "scales", "offsets", "units", "long_name", "_FillValue", "missing_value",
     "fill_value", "nodata", "grid_mapping", "coordinates", "transform", "crs", "spatial_ref",
 })
 
@@ -118,7 +119,7 @@ def read_raster(obj: xr.DataArray | xr.Dataset, options: WriteOptions) -> Raster
         raise UnsupportedInputError(f"expected an xarray DataArray or Dataset, got {type(obj)}")
     obj, y_dim, x_dim = _with_spatial_dims(obj)
     variables = _variables(obj, y_dim, x_dim)
-    crs = options.crs if options.crs is not None else obj.rio.crs
+    crs = options.crs if options.crs is not None else _crs(obj, variables[0])
     transform = transform_of(obj, y_dim, x_dim, crs)
     south_up = is_south_up(obj, transform, y_dim)
     if south_up:
@@ -143,6 +144,16 @@ def read_raster(obj: xr.DataArray | xr.Dataset, options: WriteOptions) -> Raster
         dims=(y_dim, x_dim),
         georeferenced=y_dim in obj.coords and x_dim in obj.coords,
     )
+
+
+def _crs(obj: Xarray, var: xr.DataArray) -> CRS | None:
+    """rioxarray's CRS of the data; of a NetCDF variable, GDAL's reading of the same one
+    (its names and axis order)."""
+    crs: CRS | None = obj.rio.crs
+    reading = netcdf_reading(var)
+    if reading is not None and same_crs(crs, reading.crs):
+        return reading.crs
+    return crs
 
 
 def _with_spatial_dims(obj: Xarray) -> tuple[Xarray, Hashable, Hashable]:
@@ -204,7 +215,9 @@ def _packed(var: xr.DataArray) -> xr.DataArray:
     if var.dtype.kind != "f" or stored is None or np.dtype(stored).kind not in "iu" or not packing:
         return var
     encoded = encode_cf_variable(var.variable, name=var.name)
-    return xr.DataArray(encoded, coords=var.coords, name=var.name)
+    packed = xr.DataArray(encoded, coords=var.coords, name=var.name)
+    packed.encoding = {key: encoding[key] for key in ("source", "rasterio_dtype") if key in encoding}
+    return packed
 
 
 def _north_up(
@@ -264,22 +277,39 @@ def _bands_of(var: xr.DataArray, nodata: float | None) -> list[Band]:
         # rioxarray reports NaN as the nodata of data it decoded; the encoded value is the real one.
         encoded = var.rio.encoded_nodata
         nodata = encoded if encoded is not None else var.rio.nodata
-        # A file's raw data as stored (its nodata an attribute): NaN there are values that
-        # GDAL reads as NaN, not nodata. In data made in memory NaN means missing.
-        nan_is_nodata = encoded is not None or not var.encoding.get("source")
+        # Raw data of a GDAL raster (rioxarray's, its nodata an attribute): GDAL reads its
+        # NaN as NaN values. Elsewhere NaN means missing: GDAL's netCDF driver reads NaN as
+        # the nodata, as does every reader of data made in memory.
+        nan_is_nodata = encoded is not None or "rasterio_dtype" not in var.encoding
+    if nodata is None and (reading := netcdf_reading(var)) is not None:
+        nodata = reading.nodata  # netCDF's default fill, where the file declares none
     nodata = None if nodata is None else _as_number(nodata, dtype)
     check_nodata_fits(nodata, dtype)
     attrs = var.attrs
-    scale, offset = _scaling(attrs.get("scale_factor"), attrs.get("add_offset"))
     unit = None if attrs.get("units") is None else str(attrs["units"])
     descriptions = _descriptions(var)
-    colors = band_colors(var, len(descriptions))
+    count = len(descriptions)
+    scalings = [
+        _scaling(scale, offset) for scale, offset in zip(
+            _per_band(attrs, "scales", "scale_factor", count),
+            _per_band(attrs, "offsets", "add_offset", count), strict=True)
+    ]
+    colors = band_colors(var, count)
     return [
         Band(dtype=dtype, nodata=nodata, description=text, scale=scale, offset=offset,
              unit=unit, color_interp=color.interp, color_table=color.table,
              nan_is_nodata=nan_is_nodata)
-        for text, color in zip(descriptions, colors, strict=True)
+        for text, (scale, offset), color in zip(descriptions, scalings, colors, strict=True)
     ]
+
+
+def _per_band(attrs: Mapping[Hashable, Any], each: str, common: str, count: int) -> list[Any]:
+    """A value for each band: rioxarray's ``scales``/``offsets`` where bands differ (a
+    sequence a band), else the CF attribute every band shares."""
+    values = attrs.get(each)
+    if isinstance(values, list | tuple | np.ndarray) and len(values) == count:
+        return list(values)
+    return [attrs.get(common)] * count
 
 
 def _scaling(scale: Any, offset: Any) -> tuple[float | None, float | None]:
@@ -301,9 +331,12 @@ def _descriptions(var: xr.DataArray) -> list[str | None]:
     if long_name is not None and count == 1:
         return [str(long_name)]
     band_dim = var.dims[0]
-    if band_dim in var.coords and not _band_numbers(var[band_dim]):
+    if band_dim not in var.coords:
+        return [None] * count
+    if not _band_numbers(var[band_dim]):
         return _labels(var[band_dim].values)
-    return [None] * count
+    # rioxarray gives one string where GDAL's descriptions of the bands are all the same.
+    return [None if long_name is None else str(long_name)] * count
 
 
 def _band_numbers(coord: xr.DataArray) -> bool:
