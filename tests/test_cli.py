@@ -71,6 +71,15 @@ def netcdf(tmp_path: pathlib.Path) -> tuple[pathlib.Path, xr.DataArray]:
 
 
 @pytest.fixture
+def netcdf3(tmp_path: pathlib.Path) -> tuple[pathlib.Path, xr.DataArray]:
+    pytest.importorskip("netCDF4", reason="NetCDF-3 is read with netCDF4 (the netcdf extra)")
+    array = make_raster((64, 80), "int16", nodata=-32768)
+    path = tmp_path / "dem.nc"
+    array.to_dataset().to_netcdf(path, engine="netcdf4", format="NETCDF3_64BIT")
+    return path, array
+
+
+@pytest.fixture
 def zarr_store(tmp_path: pathlib.Path) -> tuple[pathlib.Path, xr.DataArray]:
     array = make_raster((3, 64, 80), "int16", chunks=(32, 40), nodata=-32768).drop_vars("band")
     path = tmp_path / "dem.zarr"
@@ -86,7 +95,7 @@ def geotiff(tmp_path: pathlib.Path) -> tuple[pathlib.Path, xr.DataArray]:
     return path, array
 
 
-@pytest.fixture(params=["netcdf", "zarr_store", "geotiff"])
+@pytest.fixture(params=["netcdf", "netcdf3", "zarr_store", "geotiff"])
 def source(request: pytest.FixtureRequest) -> tuple[pathlib.Path, xr.DataArray]:
     return request.getfixturevalue(request.param)  # type: ignore[no-any-return]
 
@@ -176,6 +185,91 @@ def test_variables_and_selections(tmp_path):
     assert found.descriptions == ("b",)
     np.testing.assert_array_equal(found.values[0], (cube[2] * 2).values)
     assert found.transform == TRANSFORM
+
+
+@pytest.mark.parametrize(
+    ("driver", "name", "descriptions"),
+    [pytest.param("RRASTER", "dem.grd", ("elevation", "slope"), id="r-raster-grd"),
+     pytest.param("ENVI", "dem.bsq", ("elevation", "slope"), id="envi"),
+     pytest.param("ERS", "dem.ers", ("dem", "dem"), id="ers-equal-descriptions"),
+     pytest.param("HFA", "dem.img", ("elevation", "slope"), id="erdas-img")],
+)
+def test_a_raster_only_gdal_reads(driver, name, descriptions, tmp_path):
+    """A format no xarray engine reads (.grd, .bsq, .ers) or that rioxarray claims (.img):
+    opened with GDAL, its raw values, nodata and band descriptions kept, as a GeoTIFF's
+    (equal ones too, which rioxarray gives as one)."""
+    array = make_raster((2, 64, 80), "int16", nodata=-9999)
+    path = tmp_path / name
+    with rasterio.open(path, "w", driver=driver, width=80, height=64, count=2, dtype="int16",
+                       crs="EPSG:32633", transform=TRANSFORM, nodata=-9999) as dataset:
+        dataset.write(array.values)
+        dataset.descriptions = descriptions
+    vrt = tmp_path / "dem.vrt"
+    ok("write", path, vrt, "--chunks", "32")
+    written, source = read_with_gdal(vrt), read_with_gdal(path)
+    np.testing.assert_array_equal(written.values, source.values)
+    assert written.dtypes == source.dtypes == ("int16", "int16")
+    assert written.nodatavals == source.nodatavals == (-9999, -9999)
+    assert written.descriptions == source.descriptions == descriptions
+    assert written.crs == source.crs
+    assert written.transform == source.transform == TRANSFORM
+    assert len([path for path in referenced_files(vrt) if path.suffix == ".tif"]) == 6
+
+
+def test_extra_dimensions_are_named_with_the_options_that_select_them(tmp_path):
+    """A 4-D variable is refused in one line naming its dims and --isel/--sel; with one
+    of them selected, the other gives the bands."""
+    pytest.importorskip("h5py", reason="h5netcdf reads HDF5 with h5py")
+    frames = [make_raster((3, 32, 48), "float32", band_dim="level", seed=seed)
+              for seed in range(2)]
+    cube = xr.concat(frames, dim="time").assign_coords(time=[10, 20], level=[1000, 850, 500])
+    path, vrt = tmp_path / "cube.nc", tmp_path / "t.vrt"
+    cube.to_dataset(name="t").to_netcdf(path, engine="h5netcdf")
+    done = cli("write", path, vrt)
+    assert done.returncode == 2, done.stderr
+    assert error_line(done) == (
+        "Error: variable 't' has dims (time: 2, level: 3, y: 32, x: 48): select one band "
+        "dimension with --isel time=0 or --sel level=1000 (xr_tiles writes (y, x) or "
+        "(band, y, x))"
+    )
+    assert not vrt.exists()
+    ok("write", path, vrt, "--isel", "time=1")
+    found = read_with_gdal(vrt)
+    np.testing.assert_array_equal(found.values, cube[1].values)
+    assert found.descriptions == ("t_1000", "t_850", "t_500")
+    ok("write", path, vrt, "--sel", "level=850", "--mode", "w")
+    np.testing.assert_array_equal(read_with_gdal(vrt).values, cube.sel(level=850).values)
+
+
+def without(*modules: str) -> list[str]:
+    """The command line run where ``modules`` cannot be imported (as if not installed)."""
+    code = (f"import sys; sys.modules.update(dict.fromkeys({list(modules)!r})); "
+            "from xr_tiles.cli import main; main(sys.argv[1:])")
+    return [sys.executable, "-c", code]
+
+
+@pytest.mark.parametrize(
+    ("fixture", "missing", "extra"),
+    [
+        pytest.param("netcdf", ["h5netcdf", "netCDF4"], "netcdf", id="netcdf4"),
+        pytest.param("netcdf", ["h5py", "netCDF4"], "netcdf", id="h5netcdf-without-h5py"),
+        pytest.param("netcdf3", ["netCDF4", "scipy"], "netcdf", id="netcdf3"),
+        pytest.param("zarr_store", ["zarr"], "zarr", id="zarr"),
+    ],
+)
+def test_a_missing_engine_names_the_extra_that_installs_it(fixture, missing, extra, request):
+    path, _ = request.getfixturevalue(fixture)
+    vrt = path.with_name("out.vrt")
+    done = cli("write", path, vrt, command=without(*missing))
+    assert done.returncode == 2, done.stderr
+    assert error_line(done).endswith(f": pip install 'xr_tiles[{extra}]'")
+    assert not vrt.exists()
+    explicit = {"netcdf": "netcdf4", "netcdf3": "netcdf4", "zarr_store": "zarr"}[fixture]
+    done = cli("write", path, vrt, "--engine", explicit, command=without(*missing))
+    assert error_line(done) == (
+        f"Error: --engine {explicit} is not installed: pip install 'xr_tiles[{extra}]'"
+    )
+    ok("write", path, vrt)  # where it is installed
 
 
 def test_progress_goes_to_stderr(geotiff, tmp_path):

@@ -28,11 +28,11 @@ import pytest
 import rioxarray
 import xarray as xr
 from click.testing import CliRunner, Result
+
+import xr_tiles
 from corpus import oracle
 from corpus.catalogue import CASES, Case
 from corpus.fetch import UnreachableError, fetch
-
-import xr_tiles
 from xr_tiles.cli import tiles
 from xr_tiles.errors import XrTilesError
 

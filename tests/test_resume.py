@@ -8,8 +8,10 @@ from __future__ import annotations
 import os
 import pathlib
 import shutil
+import time
 from typing import Any
 
+import dask
 import numpy as np
 import pytest
 
@@ -23,7 +25,7 @@ from conftest import (
     tree,
     without_write_ids,
 )
-from harness import Write, Zygote, is_tile_put
+from harness import Write, Zygote, is_tile_put, wait_until
 
 THOUSAND = {"shape": (800, 1280), "chunks": 32}  # 25 x 40 = 1,000 tiles
 
@@ -270,3 +272,65 @@ def test_a_resume_rewrites_a_kept_tile_cut_short_and_is_byte_identical(zygote, t
         dataclass_with(write, path=str(uninterrupted)).run()
     assert output(vrt) == output(uninterrupted)
     assert_only_referenced(vrt)
+
+
+def failing_while_others_write(array, flag: pathlib.Path, at=(1, 1)):
+    """``array`` whose block ``at`` fails once while ``flag`` exists, its task having put
+    a tile, and while another block is being computed: that one then takes 0.3 s more,
+    its tile put while the failure is reported (as a tile task on another worker
+    finishes its tile), and marks ``late`` beside ``flag``. The same dask graph whether
+    ``flag`` exists or not."""
+    failed, late, busy = (flag.with_name(name) for name in ("failed", "late", "busy"))
+
+    def block(values: np.ndarray, block_info: Any = None) -> np.ndarray:
+        if not flag.exists():
+            return values
+        where = block_info[0]["chunk-location"]
+        if where == at and not failed.exists():
+            wait_until(lambda: busy.is_dir() and any(busy.iterdir()), timeout=10)
+            failed.touch()
+            raise TransientFaultError("a transient fault")
+        busy.mkdir(exist_ok=True)
+        computing = busy / "_".join(map(str, where))
+        computing.touch()
+        try:
+            if wait_until(failed.exists, timeout=0.1):
+                time.sleep(0.3)
+                late.touch()
+        finally:
+            computing.unlink()
+        return values
+
+    return array.copy(data=array.data.map_blocks(block, dtype=array.dtype))
+
+
+@pytest.mark.parametrize(
+    "scheduler", ["threads", pytest.param("processes", marks=pytest.mark.slow)]
+)
+def test_the_failure_note_counts_the_tiles_a_resume_keeps(scheduler, vrt_path, tmp_path):
+    """Tasks of 4 tiles each on 2 workers: when one fails, the other is mid-tile. The
+    note counts the tiles a resume then keeps, neither fewer (a tile put after the count)
+    nor more."""
+    flag = tmp_path / "fault"
+    flag.touch()
+    array = failing_while_others_write(make_raster((64, 64), "int16", chunks=16, seed=1), flag)
+    # chunksize 1: dask's process pool gets one task at a time, so that both workers run.
+    with dask.config.set({"xr_tiles.tiles-per-task": 4, "chunksize": 1}):
+        with pytest.raises(TransientFaultError) as excinfo:
+            array.tiles.to_vrt(vrt_path, scheduler=scheduler, num_workers=2)
+        # The other task's block was computed after the failure; its tile is put (or
+        # refused) meanwhile: dask's threads do not wait for it.
+        assert wait_until((tmp_path / "late").exists)
+        time.sleep(0.5)
+        noted = int(excinfo.value.__notes__[-1].split()[1])
+        folder = tile_folder_of_kept(vrt_path)
+        kept = identities(folder)
+        assert noted == len(kept)
+        assert 0 < noted < 16
+        flag.unlink()
+        array.tiles.to_vrt(vrt_path, resume=True)
+    resumed = identities(folder)
+    assert len(resumed) == 16
+    assert {name for name, stamp in resumed.items() if kept.get(name) == stamp} == set(kept)
+    np.testing.assert_array_equal(read_with_gdal(vrt_path).values, expected_bands(array))
+    assert_only_referenced(vrt_path)

@@ -81,7 +81,9 @@ def write(ctx: click.Context, /, source: str, output: str, **options: Any) -> No
     """Write INPUT as a VRT mosaic of tiled GeoTIFFs, one per chunk.
 
     INPUT is anything xarray opens lazily: NetCDF, Zarr (a folder or an fsspec URL),
-    GeoTIFF or VRT. Each data variable on the y/x grid (or each --var) gives its bands.
+    GeoTIFF or VRT; or any other raster GDAL reads (ERDAS .img, ENVI, R's .grd, ...).
+    Each data variable on the y/x grid (or each --var) gives its bands, at most one
+    dimension besides y and x (select the others with --isel or --sel).
     OUTPUT.vrt is a local path or an fsspec URL (s3://bucket/dem.vrt); the tiles go to
     OUTPUT_tiles/ beside it. Prints the VRT's path.
 

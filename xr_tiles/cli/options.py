@@ -204,7 +204,8 @@ input_options = _options(
     click.option("--var", "variables", multiple=True, metavar="NAME",
                  help="Data variable to write (repeatable; default: every one on the y/x grid)."),
     click.option("--engine", help="xarray backend to open INPUT with (default: rasterio for "
-                 ".tif/.tiff/.vrt, zarr for Zarr, else xarray's guess)."),
+                 ".tif/.tiff/.vrt, zarr for Zarr, else xarray's guess, else rasterio: any "
+                 "raster GDAL reads)."),
     click.option("--isel", multiple=True, type=IndexSelection(),
                  help="Select by position, DIM=INDEX or DIM=START:STOP (repeatable)."),
     click.option("--sel", multiple=True, type=KeyValue("DIM=VALUE"),

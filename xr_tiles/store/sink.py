@@ -9,11 +9,12 @@ import logging
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .layout import is_partial
+from .layout import is_tile
 from .manifest import ABORTED, Manifest
 
 if TYPE_CHECKING:
@@ -61,9 +62,11 @@ class TileSink:
                 self.store.flush(self.write_id)
 
     def failed(self) -> None:
-        """A tile of this write failed here: the write's other tasks in this process stop
-        at their next tile (those elsewhere once the write is marked aborted)."""
-        _aborted.add(self.attempt)
+        """A tile of this write failed here: the write's other tasks in this process put
+        no more tiles and stop at their next one (those elsewhere once the write is
+        marked aborted)."""
+        with _puts:
+            _aborted.add(self.attempt)
 
     def check_running(self) -> None:
         """Raise ``WriteStoppedError`` where the write has failed (marked so in this process,
@@ -93,7 +96,9 @@ class TileSink:
             raise
 
     def put(self, name: str, data: bytes, *, fsync: bool = False) -> int:
-        written = self.store.put(self.write_id, name, data, fsync=fsync)
+        """Put a file; a tile only while the write has not failed in this process."""
+        with _tile_put(self.attempt, self.write_id) if is_tile(name) else contextlib.nullcontext():
+            written = self.store.put(self.write_id, name, data, fsync=fsync)
         if self.run is not None:
             beat(self.store, self.write_id, self.run)
         return written
@@ -124,11 +129,14 @@ class Heartbeat:
 
 
 # Per process: when each lazy write's run last beat here, and which runs failed here;
-# which writes are known to have failed, and when each was last looked at.
+# which writes are known to have failed, and when each was last looked at; the tile puts
+# in progress of each run, and the condition that guards them and ``_aborted``.
 _last_beats: dict[str, float] = {}
 _failed: set[str] = set()
 _aborted: set[str] = set()
 _last_checks: dict[str, float] = {}
+_putting: Counter[str] = Counter()
+_puts = threading.Condition()
 
 
 class WriteStoppedError(RuntimeError):
@@ -136,6 +144,25 @@ class WriteStoppedError(RuntimeError):
 
     def __init__(self, write_id: str) -> None:
         super().__init__(f"write {write_id} failed elsewhere; its task stopped")
+
+
+@contextlib.contextmanager
+def _tile_put(run: str, write_id: str) -> Iterator[None]:
+    """Around the put of a tile of ``run``: refused once the run has failed in this
+    process, waited for by ``abort_write`` if it has begun, so that no tile lands here
+    after the failure note counted the tiles kept."""
+    with _puts:
+        if run in _aborted:
+            raise WriteStoppedError(write_id)
+        _putting[run] += 1
+    try:
+        yield
+    finally:
+        with _puts:
+            _putting[run] -= 1
+            if not _putting[run]:
+                del _putting[run]
+            _puts.notify_all()
 
 
 def beat(store: Store, write_id: str, run: str) -> None:
@@ -153,21 +180,22 @@ def abort_write(
     store: Store, write_id: str, run: str, error: BaseException,
     manifest: Manifest | None = None,
 ) -> None:
-    """Mark a failed write's tiles kept (for ``resume=True``) and say so on ``error``.
-    Once per run and process; ``manifest``: the run's, where known (else read, and left
-    alone if another run has it now). Best effort: ``error`` is what matters."""
+    """Mark a failed write's tiles kept (for ``resume=True``) and say so on ``error``,
+    counted once no tile of it can land in this process: tile puts under way finish
+    first, later ones are refused. Once per run and process; ``manifest``: the run's,
+    where known (else read, and left alone if another run has it now). Best effort:
+    ``error`` is what matters."""
     if run in _failed:
         return
     _failed.add(run)
-    _aborted.add(run)  # its tasks still running in this process stop
+    with _puts:
+        _aborted.add(run)  # its tasks still running in this process put no more tiles,
+        _puts.wait_for(lambda: not _putting[run])  # once those being put are in place
     try:
         manifest = manifest or store.manifest(write_id)
         if manifest is None or manifest.run != run:
             return
-        kept = sum(
-            1 for name in store.files(write_id)
-            if name.endswith(".tif") and not (is_partial(name) or "/" in name)
-        )
+        kept = sum(1 for name in store.files(write_id) if is_tile(name))
         error.add_note(
             f"xr_tiles: {kept} of this write's {manifest.tiles} tiles are kept in "
             f"{store.where(write_id)}; to_vrt(..., resume=True) with the same input and "
