@@ -495,3 +495,28 @@ def test_ctrl_c_exits_130_and_keeps_the_previous_output(tmp_path):
     assert "interrupted" in error_line(subprocess.CompletedProcess([], 130, stdout, stderr))
     assert vrt.read_bytes() == before
     np.testing.assert_array_equal(read_with_gdal(vrt).values, old)
+
+
+def test_a_region_update_takes_the_mosaic_s_options_and_speaks_in_flags(tmp_path):
+    """``--mode r+`` repeats no tile option; one given differently is named as a flag."""
+    old = make_raster((64, 96), "int16", nodata=-1, name=None)
+    new = make_raster((64, 96), "int16", nodata=-1, name=None, seed=1)
+    old_path, patch_path = tmp_path / "old.tif", tmp_path / "patch.tif"
+    old.rio.to_raster(old_path)
+    new.isel(y=slice(0, 32), x=slice(32, 64)).rio.to_raster(patch_path)
+    vrt = tmp_path / "out.vrt"
+    ok("write", old_path, vrt, "--chunks", 32, "--codec", "deflate", "--overviews", "2,4",
+       "--resampling", "average", "--blocksize", 16)
+    ok("write", patch_path, vrt, "--mode", "r+", "--region", "auto")
+    expected = old.values.copy()
+    expected[0:32, 32:64] = new.values[0:32, 32:64]
+    with rasterio.open(vrt) as back:
+        np.testing.assert_array_equal(back.read(1), expected)
+        assert back.overviews(1) == [2, 4]
+    line = error_line(cli("write", patch_path, vrt, "--mode", "r+", "--region", "0:32,32:64",
+                          "--overviews", "2", "--codec", "zstd"))
+    assert line == (
+        f"Error: --mode r+ updates {vrt} as it was written: --codec zstd (the mosaic has "
+        "--codec deflate); --overviews 2 (the mosaic has --overviews 2,4); drop --codec and "
+        "--overviews to keep the mosaic's, or replace the mosaic with --mode w"
+    )

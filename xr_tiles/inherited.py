@@ -38,8 +38,8 @@ class OptionMismatchError(RegionMismatchError):
         )
         names = " and ".join(words(name, ...) for name, _, _ in self.mismatches)
         return (
-            f"mode='r+' updates {self.where} as it was written: {found}; drop {names} to "
-            "keep the mosaic's, or replace the mosaic with mode='w'"
+            f"{words('mode', 'r+')} updates {self.where} as it was written: {found}; drop "
+            f"{names} to keep the mosaic's, or replace the mosaic with {words('mode', 'w')}"
         )
 
 

@@ -16,6 +16,7 @@ import click
 import rasterio
 
 from ..errors import WriteConflictError, XrTilesError
+from ..inherited import OptionMismatchError
 from ..write import to_vrt
 from . import checks, report
 from .inputs import open_input
@@ -25,6 +26,7 @@ from .options import (
     InputError,
     OneLineCommand,
     as_dict,
+    cli_words,
     input_options,
     one_line,
     run_options,
@@ -55,6 +57,8 @@ def reported(ctx: click.Context, interrupted: str = "interrupted") -> Iterator[N
             ctx.exit(INTERRUPTED)
         except WriteConflictError as error:
             raise FailedError(one_line(error)) from None
+        except OptionMismatchError as error:
+            raise InputError(one_line(error.text(cli_words))) from None
         except XrTilesError as error:
             raise InputError(one_line(error)) from None
         except Exception as error:  # noqa: BLE001  (a bug or a failed write: one line, exit 1)
@@ -97,14 +101,17 @@ def write(ctx: click.Context, /, source: str, output: str, **options: Any) -> No
             variables=options.pop("variables"), isel=options.pop("isel"),
             sel=options.pop("sel"), storage_options=as_dict(options.pop("input_storage_options")),
         )
+        region = options.pop("region")
+        if isinstance(region, tuple):  # pixels, keyed by the input's own spatial dims
+            region = dict(zip((obj.rio.y_dim, obj.rio.x_dim), region, strict=True))
         progress = options.pop("progress")
         progress = sys.stderr.isatty() if progress is None else progress
         with _scheduler(options.pop("scheduler")) as scheduler, _progress_on_stderr():
             path = to_vrt(
                 obj, output, scheduler=scheduler, num_workers=options.pop("workers"),
-                predictor=PREDICTORS[options.pop("predictor")],
+                predictor=PREDICTORS.get(options.pop("predictor")),
                 storage_options=as_dict(options.pop("storage_options")) or None,
-                progress=progress, **options,
+                progress=progress, region=region, **options,
             )
     click.echo(str(path))
 

@@ -144,6 +144,23 @@ class Overviews(_Type):
         return factors
 
 
+class RegionType(_Type):
+    """``auto``, or pixel rows and columns of the mosaic, ``Y0:Y1,X0:X1``."""
+
+    name = "auto|Y0:Y1,X0:X1"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not isinstance(value, str) or value == "auto":
+            return value
+        try:
+            rows, cols = (tuple(int(n) for n in part.split(":")) for part in value.split(","))
+            if len(rows) != 2 or len(cols) != 2:
+                raise ValueError
+        except ValueError:
+            self.fail(f"expected 'auto' or Y0:Y1,X0:X1 (pixels), got {value!r}", param, ctx)
+        return (slice(*rows), slice(*cols))
+
+
 class Number(_Type):
     """An int where the text is one (``-9999``), else a float (``nan``, ``0.5``)."""
 
@@ -180,6 +197,21 @@ class Scheduler(_Type):
 
 
 PREDICTORS = {"auto": None, "1": False, "2": 2, "3": 3}
+
+
+def cli_words(name: str, value: Any) -> str:
+    """An option as a command-line user writes it (``--overviews 2,4``); for ``...`` the
+    flag alone; a value of None as the flag's absence."""
+    flag = f"--{name.replace('_', '-')}"
+    if name == "predictor" and value in (False, 1):
+        return f"{flag} 1"
+    if value is ... or value is True:
+        return flag
+    if value is None or value is False:
+        return f"no {flag}"
+    if isinstance(value, list | tuple):
+        return f"{flag} {','.join(map(str, value))}"
+    return f"{flag} {value}"
 
 # --------------------------------------------------------------------------- options
 
@@ -218,30 +250,34 @@ input_options = _options(
 
 tile_options = _options(
     click.option("--codec", type=click.Choice(list(CODECS), case_sensitive=False),
-                 default="zstd", show_default=True, help="Compression of every tile."),
+                 help="Compression of every tile (default: zstd). These tile options default "
+                 "with --mode r+ to the mosaic's own."),
     click.option("--level", type=Number(), help="Codec level (deflate 1-9, zstd 1-22, ...)."),
-    click.option("--predictor", type=click.Choice(list(PREDICTORS)), default="auto",
-                 show_default=True, help="TIFF predictor; 1 is none."),
+    click.option("--predictor", type=click.Choice(list(PREDICTORS)),
+                 help="TIFF predictor; 1 is none (default: auto)."),
     click.option("--chunks", type=Chunks(),
                  help="Tile size in pixels, SIZE or Y,X (default: a Zarr's own chunks, "
                  "else 1024)."),
-    click.option("--blocksize", type=int, default=256, show_default=True,
-                 help="Internal TIFF block size, a multiple of 16."),
+    click.option("--blocksize", type=int,
+                 help="Internal TIFF block size, a multiple of 16 (default: 256)."),
     click.option("--nodata", type=Number(), help="Nodata value (default: the input's)."),
     click.option("--crs", help="CRS override: EPSG:4326, WKT, PROJ string..."),
     click.option("--skip-empty", is_flag=True, help="Write no tile of nodata only."),
     click.option("--overviews", type=Overviews(), help="Overview levels: auto, or 2,4,8..."),
     click.option("--resampling", type=click.Choice(list(RESAMPLINGS), case_sensitive=False),
-                 default="nearest", show_default=True, help="How overview pixels are made."),
+                 help="How overview pixels are made (default: nearest)."),
     click.option("--index", type=click.Choice(["gti"], case_sensitive=False),
                  help="Also write GDAL's tile index, OUTPUT.gti.gpkg (GDAL >= 3.9)."),
-    click.option("--stac", is_flag=True,
+    click.option("--stac/--no-stac", default=None,
                  help="Also write a STAC Collection, OUTPUT_stac/collection.json."),
 )
 
 run_options = _options(
     click.option("--mode", type=click.Choice(list(MODES)), default="w-", show_default=True,
                  help="w- refuses an existing output, w replaces it, r+ updates it."),
+    click.option("--region", type=RegionType(),
+                 help="With --mode r+: where INPUT goes in the mosaic, auto (from its "
+                 "coordinates) or pixels Y0:Y1,X0:X1 (default: the whole mosaic)."),
     click.option("--resume", is_flag=True, help="Continue an interrupted write of the same input."),
     click.option("--durable/--no-durable", default=True, show_default=True,
                  help="Flush the tiles to disk before the VRT names them."),
