@@ -520,3 +520,13 @@ def test_a_region_update_takes_the_mosaic_s_options_and_speaks_in_flags(tmp_path
         "--codec deflate); --overviews 2 (the mosaic has --overviews 2,4); drop --codec and "
         "--overviews to keep the mosaic's, or replace the mosaic with --mode w"
     )
+
+
+def test_validate_names_a_foreign_sidecar(tmp_path):
+    vrt = tmp_path / "dem.vrt"
+    make_raster((64, 64), "uint16", chunks=(32, 32)).tiles.to_vrt(vrt)
+    with rasterio.open(vrt, "r+") as dataset:  # what gdaladdo dem.vrt 2 leaves
+        dataset.build_overviews([2])
+    done = cli("validate", vrt)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.stdout.startswith("dem.vrt.ovr: a sidecar xr_tiles did not write"), done.stdout

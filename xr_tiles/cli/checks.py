@@ -17,6 +17,7 @@ from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rio_cogeo.cogeo import cog_validate
 
 from .. import state
+from ..store.layout import sidecars
 from .options import one_line
 from .sources import Source, overview_factors, published, sources
 
@@ -94,6 +95,7 @@ class Checker:
         recorded = vrt == self.top and _recorded(vrt)
         if recorded:
             yield from _state_problems(vrt)
+            yield from _sidecar_problems(vrt)
         for source in listed:
             yield from self._source_problems(mosaic, source)
         if recorded:
@@ -162,6 +164,17 @@ def _state_problems(vrt: pathlib.Path) -> Iterator[str]:
         published(vrt)
     except state.ForeignVrtError as error:
         yield f"{vrt.name}: its xr_tiles record does not fit: {one_line(error)}"
+
+
+def _sidecar_problems(vrt: pathlib.Path) -> Iterator[str]:
+    """GDAL's sidecars beside the mosaic, which xr_tiles did not write: GDAL serves them
+    with it (a .ovr's pyramids before the mosaic's own levels), and the next write
+    deletes them."""
+    for name in sidecars(f"{vrt.stem}_tiles"):
+        if (vrt.parent / name).exists():
+            yield (f"{name}: a sidecar xr_tiles did not write (gdaladdo's or a GIS's), which "
+                   "GDAL reads with the mosaic and the next write deletes; make overviews "
+                   "with --overviews instead")
 
 
 def _placement_problems(

@@ -168,13 +168,24 @@ def _opened(
             warnings.filterwarnings("ignore", "The specified chunks separate", UserWarning)
             # A Zarr without consolidated metadata opens as well, if a little slower.
             warnings.filterwarnings("ignore", "Failed to open Zarr store with consolidated")
-            return xr.open_dataset(source, engine=engine, chunks=spatial, **kwargs)
+            return _with_times(source, engine, spatial, kwargs)
     except ImportError as error:  # an engine whose own dependency is missing (h5py)
         extra = EXTRAS.get(engine)
         hint = f": {install_hint(extra)}" if extra else ""
         raise InputError(f"cannot open {source}: {one_line(error).rstrip('.')}{hint}") from None
     except (OSError, ValueError, TypeError, KeyError) as error:
         raise InputError(f"cannot open {source}: {one_line(error)}") from None
+
+
+def _with_times(source: str, engine: str, chunks: Any, kwargs: dict[str, Any]) -> xr.Dataset:
+    """Opened with its times decoded where xarray can, else with them as stored: GDAL
+    reads a file whose time units xarray cannot decode (its bands are numbered then)."""
+    try:
+        return xr.open_dataset(source, engine=engine, chunks=chunks, **kwargs)
+    except ValueError as error:
+        if "decode" not in str(error) or "time" not in str(error):
+            raise
+        return xr.open_dataset(source, engine=engine, chunks=chunks, decode_times=False, **kwargs)
 
 
 def _selected(
