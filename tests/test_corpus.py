@@ -65,7 +65,12 @@ def test_corpus(case: Case, entry: str, corpus: pathlib.Path, tmp_path: pathlib.
         return
     write(entry, path, case, vrt)
     assert vrt.is_file()
-    assert differences(case, entry, path, vrt) == []
+    found = differences(case, entry, path, vrt)
+    if case.unavoidable:  # case.why_unavoidable; still there, or the catalogue is stale
+        known = [line for line in found if line.startswith(case.unavoidable)]
+        assert known, f"{case.unavoidable} no longer differs: drop it from the catalogue"
+        found = [line for line in found if line not in known]
+    assert found == []
 
 
 # --------------------------------------------------------------------------- entry points

@@ -115,7 +115,8 @@ def _unwrapped(obj: Xarray, y_dim: Hashable, x_dim: Hashable) -> Xarray:
     """Wrapping longitudes as GDAL's netCDF driver reads them: those past 180 less 360."""
     values = np.asarray(obj[x_dim].values, dtype="float64")
     coord = obj[x_dim].copy(data=np.where(values >= 180, values - 360, values))
-    return obj.assign_coords({x_dim: coord}).rio.set_spatial_dims(x_dim=x_dim, y_dim=y_dim)
+    unwrapped: Xarray = obj.assign_coords({x_dim: coord})
+    return unwrapped.rio.set_spatial_dims(x_dim=x_dim, y_dim=y_dim)  # type: ignore[no-any-return]
 
 
 def _check_curvilinear(obj: Xarray, y_dim: Hashable, x_dim: Hashable) -> None:

@@ -49,6 +49,7 @@ class Package:
     licence: str
     root: str  # the folder inside the package that ``files`` are relative to
     files: Mapping[str, str]  # path under root -> sha256
+    python: str = ""  # pip download's --python-version, for an sdist that requires a newer one
 
     @property
     def folder(self) -> str:
@@ -114,6 +115,42 @@ PACKAGES: dict[str, Package] = {
         Package("rasterstats", "0.21.0", "pypi", "BSD-3-Clause", "rasterstats-0.21.0/tests/data", {
             "slope.tif": "f6a9532d7b91ff958c08e8d5972a7bec39cb09ad5d6c52560ec7c287a9369f5c",
         }),
+        Package(
+            "xarray-spatial", "0.10.20", "pypi", "MIT",
+            "xarray_spatial-0.10.20/xrspatial/geotiff/tests/golden_corpus/fixtures", {
+                "compression_jpeg_uint8_ycbcr.tif":
+                    "5570b3ef0f5bb19b0b26e6bf4c5e5b8c6925b491e07a353c6f0cf10296fbcac4",
+                "nodata_miniswhite_uint8.tif":
+                    "e1f114e6e6a90a3bb28139b55905d9a248dd86f3c413f329795af72ff8896ff2",
+                "planar_separate_uint8_rgb.tif":
+                    "744a894d07545064c793efc01a263dc4fcbe3b02a53129f00831d4995f5e89d4",
+                "dtype_int8.tif":
+                    "a9067b266247a9b3ba40afb9340daf1258a2a479d46524689468f93f55beb9f6",
+                "tiled_be_uint16.tif":
+                    "fc094781ccd8ada6d44e7d7e04a1b59446a20c79b2677bc197fc1c8258e43fc6",
+                "crs_citation_only.tif":
+                    "5b824bae1cc4abaeef48d6edd6801d5654a0c00897d54b7b66460e3cf2903593",
+                "sparse_tiled_uint16.tif":
+                    "e06c0570fb6a76fca9c574f8a190ba3d7280a3b047e8e41aba8358402cf46449",
+                "overview_external_ovr_uint16.tif":
+                    "9fc1b69affa1b98793dfe737d7fbf270b42a6e41e592aad9759231df615933fe",
+                "overview_external_ovr_uint16.tif.ovr":
+                    "10e3a9b3c6bf156a1b5a9c5ee2f8fca149471755150e6203003398f76be077b6",
+                "compression_lerc_float32.tif":
+                    "3d4e4ec272b1fd1d24cdf61501f10625bc68137cf04d6482cd4df97d4012b9bf",
+            },
+            python="3.12",  # its sdist requires Python 3.12; the files need no Python
+        ),
+        # A 100 MB sdist (its tests ship whole Copernicus DEM tiles), downloaded once: the
+        # corpus's one GeoTIFF with a pixel-is-point raster type that is not rotated.
+        Package(
+            "dem-stitcher", "3.2.0", "pypi",
+            "Apache-2.0; the DEM crop: Copernicus DEM GLO-30 licence (free, with attribution)",
+            "dem_stitcher-3.2.0/tests/data/golden_datasets", {
+                "fairbanks_tiles/fairbanks_tile_0.tif":
+                    "2eec5514262df911be856da6ec0de9d1986d6352f349d65945bfc33ae9653a71",
+            },
+        ),
     )
 }
 
@@ -224,6 +261,8 @@ def _sdist(package: Package, work: pathlib.Path) -> pathlib.Path:
         sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
         "--disable-pip-version-check", "--dest", str(work), f"{package.name}=={package.version}",
     ]
+    if package.python:
+        command += ["--python-version", package.python]
     done = _run(command, work)
     archives = sorted(work.glob("*.tar.gz"))
     if done.returncode != 0 or not archives:
