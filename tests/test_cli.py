@@ -530,3 +530,33 @@ def test_validate_names_a_foreign_sidecar(tmp_path):
     done = cli("validate", vrt)
     assert done.returncode == 1, done.stdout + done.stderr
     assert done.stdout.startswith("dem.vrt.ovr: a sidecar xr_tiles did not write"), done.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        pytest.param(["--skip-empty", "--mode", "w"], "--skip-empty needs a nodata value, and "
+                     "the data has none: pass --nodata", id="skip-empty"),
+        pytest.param([], "already exists; pass --mode w to replace it", id="exists"),
+        pytest.param(["--mode", "r+", "--chunks", "32"], "--mode r+ writes the existing "
+                     "mosaic's tiles", id="r+-chunks"),
+    ],
+)
+def test_errors_name_flags_not_python_parameters(args, expected, tmp_path):
+    source, vrt = tmp_path / "dem.tif", tmp_path / "dem.vrt"
+    make_raster((64, 64), "uint16", name=None).rio.to_raster(source)  # no nodata
+    ok("write", source, vrt)
+    line = error_line(cli("write", source, vrt, *args))
+    assert expected in line
+    assert not re.search(r"\b[a-z_]+=(\.\.\.|'|True|False|\[)", line), line
+
+
+def test_info_says_what_compression_gives_and_auto_overviews_says_when_there_are_none(tmp_path):
+    source, vrt = tmp_path / "small.tif", tmp_path / "small.vrt"
+    make_raster((90, 180), "uint16", name=None).rio.to_raster(source)
+    done = ok("write", source, vrt, "--overviews", "auto")
+    assert done.stderr.startswith("Warning: --overviews auto makes no level: the 90 x 180 "
+                                  "raster fits one --blocksize 256 block already"), done.stderr
+    found = json.loads(ok("info", vrt, "--json").stdout)["bytes"]
+    percent = round(100 * found["on_disk"] / found["uncompressed"])
+    assert f"(compressed to {percent}% of raw)" in ok("info", vrt).stdout

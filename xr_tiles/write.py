@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal, overload
@@ -334,6 +335,12 @@ def _tile_plan(
     factors: tuple[int, ...]
     if options.overviews == "auto":
         factors = tuple(auto_factors(height, width, options.blocksize))
+        if not factors and update is None:
+            warnings.warn(
+                f"overviews='auto' makes no level: the {height} x {width} raster fits one "
+                f"blocksize={options.blocksize} block already; pass overviews=[2, 4] for "
+                "levels anyway", UserWarning, stacklevel=3,
+            )
     else:
         factors = options.overviews or ()
     return TilePlan(

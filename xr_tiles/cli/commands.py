@@ -26,13 +26,13 @@ from .options import (
     InputError,
     OneLineCommand,
     as_dict,
-    cli_words,
     input_options,
     one_line,
     run_options,
     tile_options,
     vrt_argument,
 )
+from .words import cli_words, in_cli_words
 
 VERBOSE = "xr_tiles.verbose"  # in click's ctx.meta, shared with rio's own context
 INTERRUPTED = 130  # 128 + SIGINT, as shells report a command stopped by Ctrl-C
@@ -56,22 +56,28 @@ def reported(ctx: click.Context, interrupted: str = "interrupted") -> Iterator[N
             click.echo(f"Error: {interrupted}", err=True)
             ctx.exit(INTERRUPTED)
         except WriteConflictError as error:
-            raise FailedError(one_line(error)) from None
+            raise FailedError(_said(error)) from None
         except OptionMismatchError as error:
             raise InputError(one_line(error.text(cli_words))) from None
         except XrTilesError as error:
-            raise InputError(one_line(error)) from None
+            raise InputError(_said(error)) from None
         except Exception as error:  # noqa: BLE001  (a bug or a failed write: one line, exit 1)
             if ctx.meta.get(VERBOSE):
                 traceback.print_exc()
-            raise FailedError(f"{type(error).__name__}: {one_line(error)}") from None
+            raise FailedError(f"{type(error).__name__}: {_said(error)}") from None
+
+
+def _said(error: BaseException) -> str:
+    """An error and its notes (what a failed write kept) on one line, in flags."""
+    notes = getattr(error, "__notes__", [])
+    return in_cli_words(one_line("; ".join([str(error), *map(str, notes)])))
 
 
 def _one_line_warning(
     message: Warning | str, category: type[Warning], filename: str, lineno: int,
     file: Any = None, line: str | None = None,
 ) -> None:
-    click.echo(f"Warning: {one_line(message)}", err=True)
+    click.echo(f"Warning: {in_cli_words(one_line(message))}", err=True)
 
 
 @click.command(cls=OneLineCommand)

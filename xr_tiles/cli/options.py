@@ -199,20 +199,6 @@ class Scheduler(_Type):
 PREDICTORS = {"auto": None, "1": False, "2": 2, "3": 3}
 
 
-def cli_words(name: str, value: Any) -> str:
-    """An option as a command-line user writes it (``--overviews 2,4``); for ``...`` the
-    flag alone; a value of None as the flag's absence."""
-    flag = f"--{name.replace('_', '-')}"
-    if name == "predictor" and value in (False, 1):
-        return f"{flag} 1"
-    if value is ... or value is True:
-        return flag
-    if value is None or value is False:
-        return f"no {flag}"
-    if isinstance(value, list | tuple):
-        return f"{flag} {','.join(map(str, value))}"
-    return f"{flag} {value}"
-
 # --------------------------------------------------------------------------- options
 
 

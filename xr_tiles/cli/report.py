@@ -116,6 +116,13 @@ def text(vrt: pathlib.Path, found: dict[str, Any]) -> str:
         f"  tiles       {tiles['written']} written{skipped}{grid}",
         f"  overviews   {', '.join(map(str, found['overviews'])) or 'none'}",
         f"  bytes       {size['on_disk']:,} on disk, {size['uncompressed']:,} uncompressed"
-        + f" (ratio {size['ratio']})",
+        + _compressed(size),
     ]
     return "\n".join(lines)
+
+
+def _compressed(size: dict[str, Any]) -> str:
+    """On-disk bytes as a share of the raw pixels' (``ratio`` is raw over on-disk)."""
+    if not size["ratio"]:
+        return ""
+    return f" (compressed to {100 / size['ratio']:.0f}% of raw)"
