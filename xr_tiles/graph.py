@@ -149,7 +149,10 @@ def write_graph(
     inliner = None if lazy else _inliner(arrays, [blocks for _, blocks in planned])
     after_begin = TaskRef(begin) if lazy else None
     layer: dict[Any, Any] = {begin: Task(begin, commit.begin)} if lazy else {}
-    keys, tiles, slots, needed = [], {}, [], set()
+    keys: list[Any] = []
+    tiles: dict[Any, int] = {}
+    slots: list[tuple[Any, ...] | None] = []
+    needed: set[Any] = set()
     jobs = [
         # Each task carries its own kept tiles (``Batch.kept``), not the write's.
         GroupJob(sink, spec, plan, dataclasses.replace(work, kept=frozenset()), group,
@@ -252,7 +255,7 @@ def _write_tiles(task: TileTask, _began: None, *values: Any) -> list[TileRecord]
     job, batch = task.job, task.batch
     known = dict(zip(task.needs, values, strict=True))
     sources = iter(task.sources)
-    records = []
+    records: list[Any] = []
     with job.sink.task(batch.writes) as fsync:
         for position in batch.positions:
             if records:

@@ -175,7 +175,7 @@ def to_vrt(
     # they stay one a tile; an eager one's hold their blocks' tasks (see graph).
     size = _tiles_per_task(plan, specs, work, runner) if compute else 1
     graph = write_graph(raster, plan, specs, commit, work, mosaic, size, lazy=not compute)
-    if not compute:
+    if isinstance(graph, Delayed):
         return graph
     return compute_write(  # type: ignore[no-any-return]
         graph, commit, mosaic, runner, progress=progress

@@ -43,7 +43,8 @@ def catalogue_files(
 def check_stac(plan: TilePlan, crs: Any) -> None:
     """Refuse, before anything is written, a raster whose pixels PROJ cannot place on the
     Earth (STAC footprints are in WGS84)."""
-    from .stac import RASTER_SEGMENTS, footprint
+    from .footprint import footprint
+    from .stac import RASTER_SEGMENTS
 
     footprint(plan.transform, plan.height, plan.width, crs, RASTER_SEGMENTS)
 

@@ -184,7 +184,8 @@ def _merged_levels(
     """The whole raster's small levels, each one GeoTIFF per band group: every pixel of
     this write's tiles as the tiles have it (nodata for skipped ones), pasted over the
     level as it was where earlier writes' tiles stay (a region update)."""
-    plan, files = job.plan, []
+    plan = job.plan
+    files: list[tuple[str, bytes]] = []
     if not plan.merged:
         return files
     tiles = {(tile.row, tile.col): tile for tile in plan.tiles()}

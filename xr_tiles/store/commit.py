@@ -32,7 +32,7 @@ import contextlib
 import logging
 import pathlib
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import WriteConflictError
@@ -284,7 +284,7 @@ class Commit:
         except Exception as problem:  # noqa: BLE001 - published already; report, go on
             self._cleanup_failed(problem)
             return
-        deletions = [
+        deletions: list[Callable[[], None]] = [
             *(lambda write=write: self._clean_write(write, listing, referenced)
               for write in listing.writes.values()),
             *(lambda name=name: store.delete_debris(name) for name in listing.debris),
