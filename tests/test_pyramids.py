@@ -127,7 +127,8 @@ def test_gdal_lists_the_factors_and_reduced_reads_use_them(vrt_path):
 
 
 def test_auto_writes_no_overviews_for_a_raster_of_one_block(vrt_path):
-    make_raster((200, 256), chunks=100).tiles.to_vrt(vrt_path, overviews="auto")
+    with pytest.warns(UserWarning, match=r"overviews='auto' makes no level: the 200 x 256 "):
+        make_raster((200, 256), chunks=100).tiles.to_vrt(vrt_path, overviews="auto")
     with rasterio.open(vrt_path) as dataset:
         assert dataset.overviews(1) == []
     with rasterio.open(tile_files(vrt_path)[0]) as tile:

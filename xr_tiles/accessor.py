@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import os
 import pathlib
-from collections.abc import Mapping
-from typing import Any, Literal, overload
+from typing import Literal, Unpack, overload
 
 import xarray as xr
 from dask.delayed import Delayed
 
-from .options import Chunks, Overviews, Region
+from .keywords import WriteKeywords
 from .write import to_vrt
 
 
@@ -24,59 +23,25 @@ class TilesAccessor:
 
     @overload
     def to_vrt(
-        self, path: str | os.PathLike[str], *, codec: str | None = ..., level: float | None = ...,
-        predictor: bool | int | None = ..., scheduler: Any = ..., num_workers: int | None = ...,
-        chunks: Chunks | None = ..., blocksize: int | None = ..., nodata: float | None = ...,
-        crs: Any = ..., mode: str = ..., region: Region | None = ..., resume: bool = ...,
-        skip_empty: bool = ..., overviews: Overviews | None = ..., resampling: str | None = ...,
-        durable: bool = ..., storage_options: Mapping[str, Any] | None = ..., progress: bool = ..., compute: Literal[True] = ...,
+        self, path: str | os.PathLike[str], *, compute: Literal[True] = ...,
+        **options: Unpack[WriteKeywords],
     ) -> pathlib.Path | str: ...
 
     @overload
     def to_vrt(
-        self, path: str | os.PathLike[str], *, codec: str | None = ..., level: float | None = ...,
-        predictor: bool | int | None = ..., scheduler: Any = ..., num_workers: int | None = ...,
-        chunks: Chunks | None = ..., blocksize: int | None = ..., nodata: float | None = ...,
-        crs: Any = ..., mode: str = ..., region: Region | None = ..., resume: bool = ...,
-        skip_empty: bool = ..., overviews: Overviews | None = ..., resampling: str | None = ...,
-        durable: bool = ..., storage_options: Mapping[str, Any] | None = ..., progress: bool = ..., compute: Literal[False],
+        self, path: str | os.PathLike[str], *, compute: Literal[False],
+        **options: Unpack[WriteKeywords],
     ) -> Delayed: ...
 
     @overload
     def to_vrt(
-        self, path: str | os.PathLike[str], *, codec: str | None = ..., level: float | None = ...,
-        predictor: bool | int | None = ..., scheduler: Any = ..., num_workers: int | None = ...,
-        chunks: Chunks | None = ..., blocksize: int | None = ..., nodata: float | None = ...,
-        crs: Any = ..., mode: str = ..., region: Region | None = ..., resume: bool = ...,
-        skip_empty: bool = ..., overviews: Overviews | None = ..., resampling: str | None = ...,
-        durable: bool = ..., storage_options: Mapping[str, Any] | None = ..., progress: bool = ..., compute: bool = ...,
+        self, path: str | os.PathLike[str], *, compute: bool = ...,
+        **options: Unpack[WriteKeywords],
     ) -> pathlib.Path | str | Delayed: ...
 
     def to_vrt(
-        self,
-        path: str | os.PathLike[str],
-        *,
-        codec: str | None = None,
-        level: float | None = None,
-        predictor: bool | int | None = None,
-        scheduler: Any = None,
-        num_workers: int | None = None,
-        chunks: Chunks | None = None,
-        blocksize: int | None = None,
-        nodata: float | None = None,
-        crs: Any = None,
-        mode: str = "w-",
-        region: Region | None = None,
-        resume: bool = False,
-        skip_empty: bool = False,
-        overviews: Overviews | None = None,
-        resampling: str | None = None,
-        durable: bool = True,
-        index: str | None = None,
-        stac: bool | None = None,
-        storage_options: Mapping[str, Any] | None = None,
-        progress: bool = False,
-        compute: bool = True,
+        self, path: str | os.PathLike[str], *, compute: bool = True,
+        **options: Unpack[WriteKeywords],
     ) -> pathlib.Path | str | Delayed:
         """Write every chunk as its own tiled GeoTIFF and a GDAL VRT that mosaics them.
 
@@ -221,11 +186,4 @@ class TilesAccessor:
         >>> patch.tiles.to_vrt("dem.vrt", mode="r+", region="auto")  # doctest: +SKIP
         PosixPath('/data/dem.vrt')
         """
-        return to_vrt(
-            self._obj, path, codec=codec, level=level, predictor=predictor,
-            scheduler=scheduler, num_workers=num_workers, chunks=chunks, blocksize=blocksize,
-            nodata=nodata, crs=crs, mode=mode, region=region, resume=resume,
-            skip_empty=skip_empty, overviews=overviews, resampling=resampling,
-            durable=durable, index=index, stac=stac, storage_options=storage_options,
-            progress=progress, compute=compute,
-        )
+        return to_vrt(self._obj, path, compute=compute, **options)

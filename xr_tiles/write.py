@@ -8,7 +8,7 @@ import pathlib
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Literal, overload
+from typing import Any, Literal, Unpack, overload
 
 import dask.base
 import xarray as xr
@@ -28,6 +28,7 @@ from .index.catalogues import check_stac, stac_times
 from .index.mosaic import MosaicJob
 from .index.vrt import mosaic_looks
 from .inherited import new_options, region_options
+from .keywords import WriteKeywords, with_defaults
 from .options import (
     Chunks,
     Overviews,
@@ -54,70 +55,60 @@ from .store import Commit, CommitPlan, Existing, Store, inspect, plan_commit, st
 
 @overload
 def to_vrt(
-    obj: xr.DataArray | xr.Dataset, path: str | os.PathLike[str], *, codec: str | None = ...,
-    level: float | None = ..., predictor: bool | int | None = ..., scheduler: Any = ...,
-    num_workers: int | None = ..., chunks: Chunks | None = ..., blocksize: int | None = ...,
-    nodata: float | None = ..., crs: Any = ..., mode: str = ..., region: Region | None = ...,
-    resume: bool = ..., skip_empty: bool = ..., overviews: Overviews | None = ...,
-    resampling: str | None = ..., durable: bool = ..., index: str | None = ...,
-    stac: bool | None = ..., storage_options: Mapping[str, Any] | None = ..., progress: bool = ...,
-    compute: Literal[True] = ...,
+    obj: xr.DataArray | xr.Dataset, path: str | os.PathLike[str], *,
+    compute: Literal[True] = ..., **options: Unpack[WriteKeywords],
 ) -> pathlib.Path | str: ...
 
 
 @overload
 def to_vrt(
-    obj: xr.DataArray | xr.Dataset, path: str | os.PathLike[str], *, codec: str | None = ...,
-    level: float | None = ..., predictor: bool | int | None = ..., scheduler: Any = ...,
-    num_workers: int | None = ..., chunks: Chunks | None = ..., blocksize: int | None = ...,
-    nodata: float | None = ..., crs: Any = ..., mode: str = ..., region: Region | None = ...,
-    resume: bool = ..., skip_empty: bool = ..., overviews: Overviews | None = ...,
-    resampling: str | None = ..., durable: bool = ..., index: str | None = ...,
-    stac: bool | None = ..., storage_options: Mapping[str, Any] | None = ..., progress: bool = ...,
-    compute: Literal[False],
+    obj: xr.DataArray | xr.Dataset, path: str | os.PathLike[str], *,
+    compute: Literal[False], **options: Unpack[WriteKeywords],
 ) -> Delayed: ...
 
 
 @overload
 def to_vrt(
-    obj: xr.DataArray | xr.Dataset, path: str | os.PathLike[str], *, codec: str | None = ...,
-    level: float | None = ..., predictor: bool | int | None = ..., scheduler: Any = ...,
-    num_workers: int | None = ..., chunks: Chunks | None = ..., blocksize: int | None = ...,
-    nodata: float | None = ..., crs: Any = ..., mode: str = ..., region: Region | None = ...,
-    resume: bool = ..., skip_empty: bool = ..., overviews: Overviews | None = ...,
-    resampling: str | None = ..., durable: bool = ..., index: str | None = ...,
-    stac: bool | None = ..., storage_options: Mapping[str, Any] | None = ..., progress: bool = ...,
-    compute: bool = ...,
+    obj: xr.DataArray | xr.Dataset, path: str | os.PathLike[str], *,
+    compute: bool = ..., **options: Unpack[WriteKeywords],
 ) -> pathlib.Path | str | Delayed: ...
 
 
 def to_vrt(
+    obj: xr.DataArray | xr.Dataset, path: str | os.PathLike[str], *, compute: bool = True,
+    **options: Unpack[WriteKeywords],
+) -> pathlib.Path | str | Delayed:
+    """Write ``obj`` as one GeoTIFF per chunk plus a VRT mosaic; see ``.tiles.to_vrt``."""
+    return _write(obj, path, compute=compute, **with_defaults(options))
+
+
+def _write(
     obj: xr.DataArray | xr.Dataset,
     path: str | os.PathLike[str],
     *,
-    codec: str | None = None,
-    level: float | None = None,
-    predictor: bool | int | None = None,
-    scheduler: Any = None,
-    num_workers: int | None = None,
-    chunks: Chunks | None = None,
-    blocksize: int | None = None,
-    nodata: float | None = None,
-    crs: Any = None,
-    mode: str = "w-",
-    region: Region | None = None,
-    resume: bool = False,
-    skip_empty: bool = False,
-    overviews: Overviews | None = None,
-    resampling: str | None = None,
-    durable: bool = True,
-    index: str | None = None,
-    stac: bool | None = None,
-    storage_options: Mapping[str, Any] | None = None,
-    progress: bool = False,
-    compute: bool = True,
+    codec: str | None,
+    level: float | None,
+    predictor: bool | int | None,
+    scheduler: Any,
+    num_workers: int | None,
+    chunks: Chunks | None,
+    blocksize: int | None,
+    nodata: float | None,
+    crs: Any,
+    mode: str,
+    region: Region | None,
+    resume: bool,
+    skip_empty: bool,
+    overviews: Overviews | None,
+    resampling: str | None,
+    durable: bool,
+    index: str | None,
+    stac: bool | None,
+    storage_options: Mapping[str, Any] | None,
+    progress: bool,
+    compute: bool,
 ) -> pathlib.Path | str | Delayed:
-    """Write ``obj`` as one GeoTIFF per chunk plus a VRT mosaic; see ``.tiles.to_vrt``."""
+    """``to_vrt`` with every keyword given (``keywords.DEFAULTS``)."""
     vrt_path = parse_path(path, storage_options)
     store_options = parse_storage_options(storage_options)
     check_progress(progress, compute)
