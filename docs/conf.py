@@ -1,5 +1,6 @@
-"""Sphinx configuration: API reference (autodoc + numpydoc), the README as pages (myst),
-and the example gallery (sphinx-gallery runs ``examples/plot_*.py``).
+"""Sphinx configuration: the pydata theme, the README as the front page and Markdown pages
+(myst), the API reference (autodoc + numpydoc), and the example gallery (sphinx-gallery runs
+``examples/plot_*.py``).
 
 Build, warnings as errors (docs/README.md):
 ``.venv/bin/python -m sphinx -W --keep-going -b html docs docs/_build/html``
@@ -31,10 +32,20 @@ extensions = [
 ]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 exclude_patterns = ["_build", "README.md"]  # README.md: notes for whoever builds the docs
-html_theme = "alabaster"
-html_static_path: list[str] = []  # docs/_static holds the README's pictures, not theme files
-html_theme_options = {"description": "xarray rasters as a GDAL VRT of tiled GeoTIFFs",
-                      "fixed_sidebar": True, "page_width": "1240px", "body_max_width": "none"}
+html_theme = "pydata_sphinx_theme"
+html_title = "xr_tiles"
+html_static_path = ["_static/css"]  # custom.css; _static/readme holds the README's pictures
+html_css_files = ["custom.css"]
+html_theme_options = {
+    "navbar_align": "left",
+    "header_links_before_dropdown": 6,
+    "show_toc_level": 2,
+    "secondary_sidebar_items": {"**": ["page-toc"], "index": []},
+    "footer_start": ["copyright"],
+    "footer_end": ["sphinx-version", "theme-version"],
+}
+# No left column: the navigation bar lists the pages, and code blocks get its width.
+html_sidebars: dict[str, list[str]] = {"**": []}
 
 # autodoc + numpydoc: the docstrings give the types, so signatures stay short.
 autodoc_typehints = "none"
@@ -43,7 +54,7 @@ numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 numpydoc_xref_param_type = False
 
-# myst: README.md is included section by section; its "#commits-..." links need anchors.
+# myst: pages link to each other's sections ("design.md#the-commit"), which need anchors.
 myst_heading_anchors = 3
 myst_enable_extensions = ["deflist"]
 

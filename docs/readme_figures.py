@@ -21,7 +21,9 @@ WIDTH, LIMIT = 800, 120_000
 RUNNER = """
 import io, runpy, sys
 import matplotlib.pyplot as plt
+import pathlib
 from PIL import Image
+sys.path.insert(0, str(pathlib.Path(sys.argv[1]).parent))  # the examples' shared _data
 runpy.run_path(sys.argv[1], run_name="__main__")
 figure = plt.figure(plt.get_fignums()[-1])
 buffer = io.BytesIO()

@@ -8,82 +8,66 @@ date; GDAL reads it back north-up, so maps and point reads come out the right wa
 """
 
 # %%
-# Twelve months of surface temperature
-# ------------------------------------
-# A 2-degree global grid, latitude from -89 to 89, with a seasonal cycle that is opposite
-# in the two hemispheres and a few warm and cold patches.
+# 240 years of a climate projection
+# ---------------------------------
+# ``A1B_north_america.nc`` from iris's sample data (PyPI): the yearly mean near-surface air
+# temperature of a Met Office Unified Model run under the IPCC's A1B emissions scenario,
+# 1860 to 2099, on a 1.875° x 1.25° grid, latitude ascending, in a 360-day calendar.
 import pathlib
 import tempfile
 
 import matplotlib.pyplot as plt
-import numpy as np
-import pandas as pd
 import rasterio
 import rasterio.plot
 import xarray as xr
 
 import xr_tiles  # noqa: F401  (registers the .tiles accessor)
 
-lat = np.arange(-89.0, 90.0, 2.0)
-lon = np.arange(-179.0, 180.0, 2.0)
-time = pd.date_range("2020-01-01", periods=12, freq="MS")
-phi, lam = np.meshgrid(np.radians(lat), np.radians(lon), indexing="ij")
-month = np.arange(12)[:, None, None]
+from _data import corpus_file
 
-
-def patch(lat0, lon0, width):
-    return np.exp(-((np.degrees(phi) - lat0) ** 2 + (np.degrees(lam) - lon0) ** 2) / width**2)
-
-
-climate = 45 * np.cos(phi) - 20 + 12 * patch(23, 15, 12) - 25 * patch(72, -40, 10)
-season = -18 * np.sin(phi) * np.cos(2 * np.pi * month / 12)
-tas = xr.DataArray(
-    (climate + season).astype("float32"),
-    dims=("time", "lat", "lon"),
-    coords={"time": time, "lat": lat, "lon": lon},
-    name="tas",
-    attrs={"units": "degC", "long_name": "near-surface air temperature"},
-).rio.write_crs("EPSG:4326").chunk({"time": -1, "lat": 45, "lon": 90})
+model = xr.open_dataset(corpus_file("iris-sample-data", "A1B_north_america.nc"),
+                        decode_coords="all", chunks={})
+tas = (
+    (model.air_temperature - 273.15)
+    .assign_attrs(units="degC", long_name="near-surface air temperature")
+    .assign_coords(longitude=model.longitude - 360)  # 225° to 315° east: -135° to -45°
+    .rio.write_crs(model.air_temperature.rio.crs)  # the model's sphere
+)
 print(tas)
 
 # %%
-# One band per month
-# ------------------
+# One band per year
+# -----------------
 workdir = tempfile.TemporaryDirectory(prefix="xr_tiles_")
-vrt = tas.tiles.to_vrt(pathlib.Path(workdir.name) / "tas.vrt")
+vrt = tas.tiles.to_vrt(pathlib.Path(workdir.name) / "tas.vrt", chunks=32)
 with rasterio.open(vrt) as dataset:
-    print(dataset.count, "bands:", dataset.descriptions[:3], "...")
+    print(dataset.count, "bands:", dataset.descriptions[:2], "...", dataset.descriptions[-1])
     print("transform:", tuple(dataset.transform)[:6])
-    months = {dataset.descriptions[i - 1]: dataset.read(i) for i in (1, 4, 7, 10)}
+    stack = dataset.read()
     extent = rasterio.plot.plotting_extent(dataset)
     pixel_height = dataset.transform.e
     # Every band at two points, found by coordinates: a time series out of the VRT.
-    points = {name: dataset.index(lon0, lat0) for name, lat0, lon0 in
-              [("60° N, 90° E", 60, 90), ("40° S, 60° W", -40, -60)]}
-    series = {name: dataset.read()[:, row, col] for name, (row, col) in points.items()}
+    points = {(lon, lat): dataset.index(lon, lat) for lon, lat in [(-105, 55), (-75, 20)]}
+years = [int(description[:4]) for description in dataset.descriptions]
+series = {point: stack[:, row, col] for point, (row, col) in points.items()}
+warming = stack[-30:].mean(axis=0) - stack[:30].mean(axis=0)
 
 # %%
-# Maps and series, read back from tas.vrt
-# ---------------------------------------
-# ``extent`` comes from the VRT's transform: with a negative pixel height the first row is
-# the north. Siberia peaks in July and Patagonia in January, as they should.
-fig = plt.figure(figsize=(12, 5.6), layout="constrained")
-grid = fig.add_gridspec(2, 3, width_ratios=[1, 1, 0.8])
-for (description, pixels), cell in zip(months.items(), [(0, 0), (0, 1), (1, 0), (1, 1)],
-                                       strict=True):
-    ax = fig.add_subplot(grid[cell])
-    image = ax.imshow(pixels, extent=extent, cmap="RdYlBu_r", vmin=-45, vmax=40)
-    ax.set_title(f"band '{description}'")
-    ax.set_xticks(range(-180, 181, 90))
-    ax.set_yticks(range(-90, 91, 45))
-fig.colorbar(image, ax=fig.axes, location="left", label="°C", shrink=0.7)
-line = fig.add_subplot(grid[:, 2])
-for name, values in series.items():
-    line.plot(range(1, 13), values, marker="o", label=name)
-line.set_xticks(range(1, 13), labels=list("JFMAMJJASOND"))
-line.set_ylabel("°C")
-line.legend()
-line.set_title("every band at two points")
-fig.suptitle(f"tas.vrt: 12 monthly bands, EPSG:4326, pixel height {pixel_height:+.0f}° "
+# A map and two series, read back from tas.vrt
+# --------------------------------------------
+# ``extent`` comes from the VRT's transform: with a negative pixel height the first row
+# is the north, and the land warms most in the north, as it should.
+fig, (left, right) = plt.subplots(1, 2, figsize=(10, 5), width_ratios=[1.2, 1],
+                                  layout="constrained")
+image = left.imshow(warming, extent=extent, cmap="YlOrRd", vmin=0, vmax=8)
+fig.colorbar(image, ax=left, label="°C", shrink=0.85)
+for ((lon, lat), values), colour in zip(series.items(), ["tab:blue", "tab:green"], strict=True):
+    left.plot(lon, lat, marker="o", markersize=9, color=colour, markeredgecolor="white")
+    right.plot(years, values, color=colour, label=f"{lat}° N, {-lon}° W")
+left.set(title=f"bands {years[-30]}-{years[-1]} minus {years[0]}-{years[29]}",
+         xlabel="longitude (°)", ylabel="latitude (°)")
+right.set(title="every band at two points", ylabel="°C")
+right.legend(loc="upper left")
+fig.suptitle(f"tas.vrt: {len(years)} yearly bands, pixel height {pixel_height:+.2f}° "
              "(north-up), from ascending latitude")
 plt.show()

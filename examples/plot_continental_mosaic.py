@@ -11,9 +11,10 @@ Item a tile, which odc-stac loads back into xarray.
 # %%
 # A 6144 x 4096 grid over Europe in 64 x 64 tiles: 6,144 of them
 # ----------------------------------------------------------------
-# On Europe's equal-area grid (EPSG:3035), 800 m pixels. Small tiles on purpose, to pass
-# the nesting threshold quickly; xr_tiles warns about them (many small files cost more
-# than their pixels), which this example silences.
+# On Europe's equal-area grid (EPSG:3035), 800 m pixels, with a made-up relief: no
+# package ships a raster this large. Small tiles on purpose, to pass the nesting threshold
+# quickly; xr_tiles warns about them (many small files cost more than their pixels), which
+# this example silences.
 import pathlib
 import tempfile
 import time
@@ -89,20 +90,20 @@ print(f"{len(items)} items; the {len(near)} around the window load back exactly"
 # %%
 # The mosaic at 1/16, its sub-VRT blocks, and a corner of the items' footprints
 # -----------------------------------------------------------------------------
-fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
+fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.8), layout="constrained")
 left.imshow(overview, cmap="terrain")
 side = 32 * chunk / 16  # a block of 32 x 32 tiles, at 1/16
 for row in range(2):
     for col in range(3):
         left.add_patch(Rectangle((col * side - 0.5, row * side - 0.5), side, side,
                                  fill=False, edgecolor="black", linewidth=1.5))
-left.set(title="Read through the GTI at 1/16, and the VRT's 6 sub-VRTs", xticks=[], yticks=[])
+left.set(title="the GTI read at 1/16; the VRT's 6 sub-VRTs", xticks=[], yticks=[])
 for item in items:  # every 8th row and column of tiles
     row, col = (int(part[1:]) for part in item.id.rsplit("-", 1)[1].split("_"))
     if row % 8 == 0 and col % 8 == 0:
         ring = np.array(item.geometry["coordinates"][0])
         right.add_patch(Polygon(ring, facecolor="tab:blue", alpha=0.5, edgecolor="tab:blue"))
 right.autoscale_view()
-right.set(title="STAC item footprints in WGS84 (every 8th tile a side)",
+right.set(title="STAC items' footprints (every 8th tile a side)",
           xlabel="longitude", ylabel="latitude")
 plt.show()

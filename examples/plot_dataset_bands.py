@@ -49,7 +49,8 @@ print(terrain)
 # int16, float32 and uint8: each tile of 256 x 256 is three files, ``_part1`` to ``_part3``.
 workdir = tempfile.TemporaryDirectory(prefix="xr_tiles_")
 vrt = terrain.tiles.to_vrt(pathlib.Path(workdir.name) / "terrain.vrt", chunks=256)
-print(sorted(path.name for path in pathlib.Path(workdir.name).glob("terrain_tiles/*/*.tif")))
+files = sorted(pathlib.Path(workdir.name).glob("terrain_tiles/*/*.tif"))
+print([path.name for path in files])
 
 # %%
 # Read the bands back
@@ -65,20 +66,33 @@ for description, dtype, units, _ in bands:
     print(f"{description!r}: {dtype}, units {units!r}")
 
 # %%
-# The three bands of terrain.vrt
-# ------------------------------
+# The three bands of terrain.vrt, and the files of its tiles
+# ----------------------------------------------------------
+# Bottom right: the bytes of each part, over all tiles; each part holds one dtype.
+parts, tiles = {}, set()
+for path in files:
+    tile, part = path.stem.rsplit("_", 1)
+    with rasterio.open(path) as tile_file:
+        kind = f"*_{part}.tif\n{tile_file.count} band, {tile_file.dtypes[0]}"
+    parts[kind] = parts.get(kind, 0) + path.stat().st_size
+    tiles.add(tile)
 styles = [
     {"cmap": "gist_earth"},
     {"cmap": "magma", "vmax": 30},
     {"cmap": plt.colormaps["twilight"].resampled(8), "vmin": -0.5, "vmax": 7.5},
 ]
-fig, axes = plt.subplots(1, 3, figsize=(13, 4), layout="constrained")
-for ax, (description, dtype, units, pixels), style in zip(axes, bands, styles, strict=True):
+fig, axes = plt.subplots(2, 2, figsize=(9, 7), layout="constrained")
+for ax, (description, dtype, units, pixels), style in zip(axes.flat[:3], bands, styles,
+                                                          strict=True):
     image = ax.imshow(pixels, interpolation="nearest", **style)
-    ax.set_title(f"band '{description}'\n{dtype}" + (f", {units}" if units else ""), fontsize=10)
+    ax.set_title(f"band '{description}', {dtype}" + (f", {units}" if units else ""))
     ax.set_xticks([])
     ax.set_yticks([])
-    colorbar = fig.colorbar(image, ax=ax, shrink=0.8)
+    colorbar = fig.colorbar(image, ax=ax, shrink=0.9)
 colorbar.set_ticks(range(8), labels=["N", "NE", "E", "SE", "S", "SW", "W", "NW"])
+sizes = axes[1, 1]
+sizes.barh(sorted(parts), [parts[kind] / 1000 for kind in sorted(parts)], color="tab:gray")
+sizes.invert_yaxis()
+sizes.set(xlabel="kB, all tiles", title=f"{len(tiles)} tiles, each in {len(parts)} files")
 fig.suptitle("terrain.vrt: one band per variable of the Dataset")
 plt.show()

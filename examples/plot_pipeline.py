@@ -9,49 +9,43 @@ ready for the next chain.
 """
 
 # %%
-# A lazy scene: land surface temperature under clouds
-# ---------------------------------------------------
+# A Landsat 7 scene, opened lazily
+# --------------------------------
+# ``L7_ETMs.tif``, which R's stars package ships: six bands of Landsat 7 over Olinda,
+# Brazil, 28.5 m pixels, read block by block as dask needs them.
 import pathlib
 import tempfile
 import warnings
 
-import dask.array as da
 import matplotlib.pyplot as plt
 import numpy as np
 import rioxarray
-import xarray as xr
 
 import xr_tiles  # noqa: F401  (registers the .tiles accessor)
 
-size = 2048
-y, x = da.meshgrid(da.arange(size, chunks=512, dtype="float32"),
-                   da.arange(size, chunks=512, dtype="float32"), indexing="ij")
-kelvin = 295 + 12 * da.sin(x / 240) * da.cos(y / 330) + 4 * da.sin((x - y) / 45)
-cloud = da.sin(x / 97 + da.cos(y / 130)) * da.cos(y / 83 - da.sin(x / 150))
-scene = xr.Dataset(
-    {"lst": (("y", "x"), kelvin), "cloud": (("y", "x"), cloud)},
-    coords={"y": 5_300_000 - 100 * (np.arange(size) + 0.5),
-            "x": 400_000 + 100 * (np.arange(size) + 0.5)},
-).rio.write_crs("EPSG:32632")
+from _data import corpus_file
+
+scene = rioxarray.open_rasterio(corpus_file("r-cran-stars", "tif/L7_ETMs.tif"),
+                                chunks={"band": -1, "y": 128, "x": 128})
 
 
-def to_celsius(array):
-    return (array - 273.15).assign_attrs(units="degC", long_name="land surface temperature")
+def ndvi(bands):
+    """The normalized difference vegetation index, from ETM+ bands 3 (red) and 4 (NIR)."""
+    red, nir = bands.sel(band=3).astype("float32"), bands.sel(band=4).astype("float32")
+    return ((nir - red) / (nir + red)).assign_attrs(long_name="NDVI")
 
 
 # %%
-# The chain: mask the clouds, convert, coarsen 4 x 4, write
-# ---------------------------------------------------------
+# The chain: NDVI, water masked out, write
+# ----------------------------------------
 # Nothing is computed until ``to_vrt``; each tile is then computed once and written.
 workdir = tempfile.TemporaryDirectory(prefix="xr_tiles_")
 vrt = (
-    scene.lst
-    .where(scene.cloud < 0.4)
-    .pipe(to_celsius)
-    .coarsen(y=4, x=4).mean()
-    .astype("float32")
+    scene
+    .pipe(ndvi)
+    .where(lambda index: index > -0.4)  # water: about -0.65 in these digital numbers
     .rio.write_nodata(np.nan)
-    .tiles.to_vrt(pathlib.Path(workdir.name) / "lst.vrt", overviews="auto")
+    .tiles.to_vrt(pathlib.Path(workdir.name) / "ndvi.vrt", chunks=128)
 )
 print(vrt.name, "written")
 
@@ -61,32 +55,27 @@ print(vrt.name, "written")
 # ``chunks=True`` lets dask choose chunks aligned on the file's blocks; ``masked=True`` turns
 # nodata into NaN. (rioxarray 0.19 itself passes xarray chunks in a form it deprecates.)
 warnings.filterwarnings("ignore", "Supplying chunks as dimension-order tuples", FutureWarning)
-lst = rioxarray.open_rasterio(vrt, chunks=True, masked=True).squeeze("band", drop=True)
-print(lst)
-warm = lst.where(lst > 25).count() / lst.count()
-zonal = lst.mean("x")
-print(f"{100 * float(warm):.0f}% of the clear pixels are above 25 °C")
+index = rioxarray.open_rasterio(vrt, chunks=True, masked=True).squeeze("band", drop=True)
+print(index)
+green = float((index > 0.2).sum() / index.count())
+print(f"{green:.0%} of the land pixels have an NDVI above 0.2")
 
 # %%
 # Input and output
 # ----------------
-# Left: a corner of the input at full resolution; middle: the mosaic as read back, each
-# pixel 4 x 4 of the input; right: its row means, computed lazily from the VRT.
-fig, (before, after, profile) = plt.subplots(1, 3, figsize=(13, 4.4), width_ratios=[1, 1, 0.5],
-                                             layout="constrained")
-corner = scene.lst.where(scene.cloud < 0.4)[:512, :512] - 273.15
-corner.plot.imshow(ax=before, cmap="RdYlBu_r", vmin=5, vmax=40, add_colorbar=False)
-before.set_title("input: 512 x 512 px of 2048 x 2048", fontsize=10)
-lst.plot.imshow(ax=after, cmap="RdYlBu_r", vmin=5, vmax=40,
-                cbar_kwargs={"label": "°C", "shrink": 0.8})
-after.add_patch(plt.Rectangle((corner.x[0], corner.y[-1]), float(corner.x[-1] - corner.x[0]),
-                              float(corner.y[0] - corner.y[-1]), fill=False, edgecolor="black"))
-after.set_title(f"lst.vrt, open_rasterio(chunks=True): {lst.sizes['x']} x {lst.sizes['y']} px",
-                fontsize=10)
-zonal.plot(ax=profile, y="y")
-profile.set_xlabel("row mean (°C)")
-profile.set_title(f"{100 * float(warm):.0f}% of clear pixels > 25 °C", fontsize=10)
-for ax in (before, after, profile):
-    ax.ticklabel_format(style="plain", useOffset=False)
-    ax.tick_params(labelsize=7)
+# Left: the input in false colours (near infrared, red, green: vegetation is red); right:
+# the NDVI as read back from the mosaic, water left out.
+false_colour = scene.sel(band=[4, 3, 2]).values.transpose(1, 2, 0).astype("float32")
+low, high = np.percentile(false_colour, [2, 98], axis=(0, 1))
+fig, (before, after) = plt.subplots(1, 2, figsize=(10, 4.6), layout="constrained")
+before.imshow(np.clip((false_colour - low) / (high - low), 0, 1))
+before.set_title("input: L7_ETMs.tif, bands 4, 3, 2", fontsize=11)
+index.plot.imshow(ax=after, cmap="RdYlGn", vmin=-0.4, vmax=0.5, add_labels=False,
+                  cbar_kwargs={"label": "NDVI", "shrink": 0.85})
+after.set_aspect("equal")
+after.set_title(f"ndvi.vrt via open_rasterio(chunks=True): {green:.0%} above 0.2",
+                fontsize=11)
+for ax in (before, after):
+    ax.set_xticks([])
+    ax.set_yticks([])
 plt.show()

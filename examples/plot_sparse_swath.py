@@ -1,16 +1,19 @@
 """
-A sparse swath: skipping empty tiles
-====================================
+Sparse data: skipping empty tiles
+=================================
 
-A satellite swath fills a narrow band of its grid; the rest is nodata. With
-``skip_empty=True`` a tile whose block holds nodata only is neither written nor listed in
-the VRT, and GDAL reads nodata there: fewer files, less time, same raster.
+Sea ice, a satellite swath or a flood extent fill a small part of their grid; the rest is
+nodata. With ``skip_empty=True`` a tile whose block holds nodata only is neither written
+nor listed in the VRT, and GDAL reads nodata there: fewer files, less time, same raster.
 """
 
 # %%
-# A swath across a 2048 x 2048 grid
-# ---------------------------------
-# A curved ground track 500 pixels wide, NaN outside it, in 256 x 256 chunks: 64 tiles.
+# Sea ice on a global grid
+# ------------------------
+# ``reduced.nc``, which R's stars package ships: NOAA's daily optimum interpolation SST
+# analysis of 31 December 1981 on a 2° grid. Its sea-ice concentration, stored as int16
+# with a scale of 0.01, is NaN over land and open water: only the polar seas hold data.
+# Longitudes from -180°, in 10 x 10 chunks: 162 tiles.
 import logging
 import pathlib
 import sys
@@ -20,24 +23,22 @@ import xml.etree.ElementTree as ET
 import matplotlib.pyplot as plt
 import numpy as np
 import rasterio
+import rasterio.plot
 import xarray as xr
 from matplotlib.patches import Patch, Rectangle
 
 import xr_tiles  # noqa: F401  (registers the .tiles accessor)
 
-size, chunk = 2048, 256
-row, col = np.mgrid[0:size, 0:size].astype("float32")
-track = 250 + 0.75 * row + 120 * np.sin(row / 300)
-across = col - track
-signal = 280 + 15 * np.sin(row / 90) * np.cos(col / 70) + 0.02 * across
-values = np.where(np.abs(across) < 250, signal, np.nan).astype("float32")
-swath = xr.DataArray(
-    values,
-    dims=("y", "x"),
-    coords={"y": 1_000_000 - 1000 * (row[:, 0] + 0.5), "x": 200_000 + 1000 * (col[0] + 0.5)},
-    name="brightness_temperature",
-    attrs={"units": "K"},
-).rio.write_crs("EPSG:3857").rio.write_nodata(np.nan).chunk(chunk)
+from _data import corpus_file
+
+analysis = xr.open_dataset(corpus_file("r-cran-stars", "nc/reduced.nc"))
+ice = (
+    analysis.ice.squeeze(drop=True)
+    .assign_coords(lon=(analysis.lon + 180) % 360 - 180).sortby("lon")
+    .rio.write_crs("EPSG:4326")
+    .chunk(10)
+)
+print(f"{dict(ice.sizes)}: {float(ice.notnull().mean()):.0%} of the pixels hold data")
 
 # %%
 # Write it, skipping the empty tiles
@@ -47,46 +48,52 @@ logger, handler = logging.getLogger("xr_tiles"), logging.StreamHandler(sys.stdou
 logger.addHandler(handler)
 logger.setLevel(logging.INFO)
 workdir = tempfile.TemporaryDirectory(prefix="xr_tiles_")
-vrt = swath.tiles.to_vrt(pathlib.Path(workdir.name) / "swath.vrt", skip_empty=True)
+vrt = ice.tiles.to_vrt(pathlib.Path(workdir.name) / "ice.vrt", skip_empty=True)
 logger.removeHandler(handler)
-files = list(pathlib.Path(workdir.name).glob("swath_tiles/*/*.tif"))
+files = list(pathlib.Path(workdir.name).glob("ice_tiles/*/*.tif"))
 print(f"{len(files)} tile files on disk")
 
 # %%
 # What the VRT lists, and what GDAL reads
 # ---------------------------------------
-# The VRT keeps the full extent; its sources are the written tiles only.
+# The VRT keeps the full extent; its sources are the written tiles only. The tiles keep the
+# file's packing (int16, scale 0.01, nodata -999), which GDAL applies on request.
+chunk = 10
 written = {
     (int(rect.get("yOff")) // chunk, int(rect.get("xOff")) // chunk)
     for rect in ET.parse(vrt).getroot().iter("DstRect")
 }
 with rasterio.open(vrt) as dataset:
-    print(f"{dataset.width} x {dataset.height}, nodata {dataset.nodata}")
-    back = dataset.read(1)
-assert np.array_equal(back, values, equal_nan=True)
+    print(f"{dataset.width} x {dataset.height}, {dataset.dtypes[0]}, "
+          f"scale {dataset.scales[0]:g}, nodata {dataset.nodata:g}")
+    packed, transform = dataset.read(1, masked=True), dataset.transform
+    back = (packed * dataset.scales[0] + dataset.offsets[0]).filled(np.nan)
+    extent = rasterio.plot.plotting_extent(dataset)
+np.testing.assert_allclose(back, ice.values[::-1], rtol=1e-6)  # north-up; NaN where NaN
 
 # %%
 # Written and skipped tiles
 # -------------------------
-tiles = size // chunk
-fig, ax = plt.subplots(figsize=(7.5, 7), layout="constrained")
-ax.set_facecolor("0.92")
-image = ax.imshow(back, cmap="inferno", interpolation="antialiased")
-for r in range(tiles):
-    for c in range(tiles):
+rows, cols = back.shape[0] // chunk, back.shape[1] // chunk
+fig, ax = plt.subplots(figsize=(9, 4.7), layout="constrained")
+ax.set_facecolor("0.3")  # nodata: land and open water
+image = ax.imshow(back, extent=extent, cmap="Blues_r", vmin=0, vmax=1,
+                  interpolation="nearest")
+for r in range(rows):
+    for c in range(cols):
         done = (r, c) in written
+        west, north = transform * (c * chunk, r * chunk)
         ax.add_patch(Rectangle(
-            (c * chunk - 0.5, r * chunk - 0.5), chunk, chunk, fill=not done, facecolor="none",
-            hatch=None if done else "//", edgecolor="tab:green" if done else "0.6",
-            lw=1.5 if done else 0.6,
+            (west, north - 20), 20, 20, fill=False, hatch=None if done else "//",
+            edgecolor="tab:orange" if done else "0.55", lw=1.4 if done else 0.5,
         ))
-fig.colorbar(image, ax=ax, shrink=0.7, label="brightness temperature (K)")
+fig.colorbar(image, ax=ax, shrink=0.8, label="sea-ice concentration")
 ax.legend(handles=[
-    Patch(edgecolor="tab:green", facecolor="none", label="written"),
-    Patch(edgecolor="0.6", facecolor="none", hatch="//", label="skipped (nodata only)"),
-], loc="upper right")
-ax.set_xticks([])
-ax.set_yticks([])
-ax.set_title(f"swath.vrt with skip_empty=True: {len(written)} of {tiles * tiles} tiles written, "
-             f"{tiles * tiles - len(written)} skipped")
+    Patch(edgecolor="tab:orange", facecolor="none", label="written"),
+    Patch(edgecolor="0.55", facecolor="0.3", hatch="//", label="skipped (nodata only)"),
+], loc="center left", framealpha=1)
+ax.set(xticks=range(-180, 181, 60), yticks=range(-90, 91, 30),
+       xlabel="longitude (°)", ylabel="latitude (°)")
+ax.set_title(f"ice.vrt with skip_empty=True: {len(written)} of {rows * cols} tiles written, "
+             f"{rows * cols - len(written)} skipped")
 plt.show()

@@ -368,3 +368,16 @@ def test_packed_integers_xarray_decoded_are_written_as_gdal_reads_the_file(scale
         assert (back.dtypes, back.nodata, back.units) == (gdal.dtypes, gdal.nodata, gdal.units)
         assert (back.scales, back.offsets) == (gdal.scales, gdal.offsets)
         np.testing.assert_array_equal(back.read(), gdal.read())
+
+
+def test_a_nodata_written_on_decoded_packed_data_does_not_stop_the_packing(tmp_path):
+    """``.rio.write_nodata(nan)`` on data xarray decoded from packed integers: the
+    encoding packs it, with the file's own fill value."""
+    raw = make_raster((32, 32), "int16", chunks=16).rio.write_crs("EPSG:32633")
+    raw = raw.rio.write_coordinate_system()
+    raw.attrs.update(_FillValue=np.int16(-999), scale_factor=np.float32(0.5))
+    path = tmp_path / "packed.nc"
+    raw.to_dataset(name="v").to_netcdf(path, engine="h5netcdf")
+    decoded = xr.open_dataset(path, decode_coords="all")["v"].rio.write_nodata(np.nan)
+    with rasterio.open(decoded.tiles.to_vrt(tmp_path / "v.vrt")) as back:
+        assert (back.dtypes[0], back.nodata, back.scales[0]) == ("int16", -999, 0.5)

@@ -214,7 +214,11 @@ def _packed(var: xr.DataArray) -> xr.DataArray:
     packing = {"scale_factor", "add_offset", "_FillValue", "missing_value"} & set(encoding)
     if var.dtype.kind != "f" or stored is None or np.dtype(stored).kind not in "iu" or not packing:
         return var
-    encoded = encode_cf_variable(var.variable, name=var.name)
+    variable = var.variable.copy(deep=False)
+    # The encoding packs: an attribute that repeats one of its keys (a nodata written on
+    # the decoded data) would make xarray refuse to encode.
+    variable.attrs = {key: value for key, value in var.attrs.items() if key not in encoding}
+    encoded = encode_cf_variable(variable, name=var.name)
     packed = xr.DataArray(encoded, coords=var.coords, name=var.name)
     packed.encoding = {key: encoding[key] for key in ("source", "rasterio_dtype") if key in encoding}
     return packed
