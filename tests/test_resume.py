@@ -294,7 +294,7 @@ def failing_while_others_write(array, flag: pathlib.Path, at=(1, 1)):
         computing = busy / "_".join(map(str, where))
         computing.touch()
         try:
-            if wait_until(failed.exists, timeout=0.1):
+            if wait_until(failed.exists, timeout=1.0):  # a loaded machine may be slow to fail
                 time.sleep(0.3)
                 late.touch()
         finally:
