@@ -48,10 +48,11 @@ def transform_of(obj: Xarray, y_dim: Hashable, x_dim: Hashable, crs: CRS | None)
             "is a north-up grid: warp it onto one first, e.g. obj.rio.reproject(obj.rio.crs)"
         )
     _check_curvilinear(obj, y_dim, x_dim)
+    wraps = _wraps(obj, x_dim, crs)
     for dim in (y_dim, x_dim):
         if dim in obj.coords and obj.sizes[dim] > 1:
-            _check_regular(np.asarray(obj[dim].values), dim, x_dim == dim and _wraps(obj, dim, crs))
-    obj = _unwrapped(obj, y_dim, x_dim) if _wraps(obj, x_dim, crs) else obj
+            _check_regular(np.asarray(obj[dim].values), dim, wraps and dim == x_dim)
+    obj = _unwrapped(obj, y_dim, x_dim) if wraps else obj
     computed: Affine = obj.rio.transform(recalc=True)
     scale = (_unit_factor(obj, x_dim, crs), _unit_factor(obj, y_dim, crs))
     computed = Affine.scale(*scale) * computed

@@ -156,16 +156,25 @@ def _crs(obj: Xarray, var: xr.DataArray) -> CRS | None:
     return crs
 
 
-def _with_spatial_dims(obj: Xarray) -> tuple[Xarray, Hashable, Hashable]:
-    """``obj`` with rioxarray told its spatial dims, and those dims (y, x)."""
+def spatial_dims(obj: Xarray) -> tuple[Hashable, Hashable] | None:
+    """The spatial dims (y, x) of ``obj``: rioxarray's, else lon/lat; None without."""
     try:
-        return obj, obj.rio.y_dim, obj.rio.x_dim
+        return obj.rio.y_dim, obj.rio.x_dim
     except RioXarrayError:
         pass
     # rioxarray knows x/y and longitude/latitude (and CF axis attributes); lon/lat is common too.
     for x_dim, y_dim in SPATIAL_DIM_NAMES:
         if {x_dim, y_dim} <= set(obj.dims):
-            return obj.rio.set_spatial_dims(x_dim=x_dim, y_dim=y_dim), y_dim, x_dim
+            return y_dim, x_dim
+    return None
+
+
+def _with_spatial_dims(obj: Xarray) -> tuple[Xarray, Hashable, Hashable]:
+    """``obj`` with rioxarray told its spatial dims, and those dims (y, x)."""
+    dims = spatial_dims(obj)
+    if dims is not None:
+        y_dim, x_dim = dims
+        return obj.rio.set_spatial_dims(x_dim=x_dim, y_dim=y_dim), y_dim, x_dim
     check_not_curvilinear(obj)
     raise UnsupportedInputError(
         f"no spatial dimensions found among {tuple(obj.dims)}: name them x/y, lon/lat or "

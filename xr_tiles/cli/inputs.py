@@ -13,9 +13,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 from fsspec.core import split_protocol
-from rioxarray.exceptions import RioXarrayError
 
-from ..source import SPATIAL_DIM_NAMES
+from ..source import spatial_dims
 from .options import InputError, one_line
 
 RASTERIO_SUFFIXES = (".tif", ".tiff", ".vrt")
@@ -215,7 +214,7 @@ def _gdal_bands(array: xr.DataArray) -> xr.DataArray:
 def checked_dims(obj: xr.DataArray | xr.Dataset) -> xr.DataArray | xr.Dataset:
     """``obj``, if each variable to write has at most one dimension besides y and x
     (its bands); else the one-line error that names the others and how to select them."""
-    spatial = _spatial_dims(obj)
+    spatial = spatial_dims(obj)
     if spatial is None:
         return obj  # to_vrt says what it looks for
     variables = [obj] if isinstance(obj, xr.DataArray) else [
@@ -231,18 +230,6 @@ def checked_dims(obj: xr.DataArray | xr.Dataset) -> xr.DataArray | xr.Dataset:
                 f"{_selections(var, extra)} (xr_tiles writes (y, x) or (band, y, x))"
             )
     return obj
-
-
-def _spatial_dims(obj: xr.DataArray | xr.Dataset) -> tuple[Hashable, Hashable] | None:
-    """The y and x dims, as to_vrt finds them (rioxarray's, else lat/lon names)."""
-    try:
-        return obj.rio.y_dim, obj.rio.x_dim
-    except RioXarrayError:
-        pass
-    for x_dim, y_dim in SPATIAL_DIM_NAMES:
-        if {x_dim, y_dim} <= set(obj.dims):
-            return y_dim, x_dim
-    return None
 
 
 def _selections(var: xr.DataArray, extra: list[Hashable]) -> str:
